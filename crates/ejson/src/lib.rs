@@ -1,0 +1,1 @@
+//! Extended JSON v2 from raw BSON bytes.

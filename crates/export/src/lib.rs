@@ -1,0 +1,1 @@
+//! The Atlas-style export writer.

@@ -1,0 +1,250 @@
+//! Test helpers shared by bsonflow's crates (a dev-dependency only).
+//!
+//! - [`shared`]: a path under the project's sibling folder `../shared` (test data nobody on
+//!   the project wrote). When the folder is absent — a user's fresh clone — the test prints
+//!   why it is skipped and returns `None`; with `BSONFLOW_REQUIRE_SHARED=1` (set by `.ci/run`)
+//!   it fails instead.
+//! - [`python`]: a Python interpreter that can import the given modules (pymongo's `bson`,
+//!   `zstandard`, `quicklz` …), with the same skip-or-fail rule, and [`run_python`] to run a
+//!   generator script.
+//! - [`MemorySink`]: a [`DocumentSink`] that keeps every document in memory, for testing
+//!   readers without the export writer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use bsonflow_model::{
+    CollectionMetadata, CollectionWriter, DocumentSink, Namespace, NamespaceFilter, SinkError,
+    SkipReason,
+};
+
+/// The workspace root (the folder that holds `crates/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// True when CI demands every optional input (`BSONFLOW_REQUIRE_SHARED=1`).
+pub fn required() -> bool {
+    std::env::var("BSONFLOW_REQUIRE_SHARED").is_ok_and(|v| v == "1")
+}
+
+/// Skips (prints the reason, returns `None`) or, under `BSONFLOW_REQUIRE_SHARED=1`, fails.
+pub fn skip<T>(why: &str) -> Option<T> {
+    if required() {
+        panic!("BSONFLOW_REQUIRE_SHARED=1 but {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+/// The `../shared` folder next to the workspace (or `$BSONFLOW_SHARED`).
+pub fn shared_root() -> Option<PathBuf> {
+    let root = std::env::var_os("BSONFLOW_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"));
+    if root.join("testdata").is_dir() {
+        Some(root)
+    } else {
+        skip(&format!(
+            "the shared test data is not at {} (a fresh clone has no ../shared)",
+            root.display()
+        ))
+    }
+}
+
+/// `../shared/<rel>`, which must exist when the shared folder does.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let path = shared_root()?.join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing from the shared folder",
+        path.display()
+    );
+    Some(path)
+}
+
+/// A `python3` that can import every module in `modules`; skips or fails otherwise.
+pub fn python(modules: &[&str]) -> Option<PathBuf> {
+    let exe = std::env::var_os("PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let imports = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let ok = Command::new(&exe)
+        .args(["-c", &imports])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(exe)
+    } else {
+        skip(&format!(
+            "python3 cannot import {modules:?} (pip install pymongo zstandard pyquicklz)"
+        ))
+    }
+}
+
+/// Runs `script` with `args` under `python`; panics with its stderr when it fails.
+pub fn run_python(python: &Path, script: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// One collection as a [`MemorySink`] received it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemoryCollection {
+    pub metadata: CollectionMetadata,
+    /// The raw documents, in the order they were written.
+    pub documents: Vec<Vec<u8>>,
+    /// (origin, offset) of each document.
+    pub positions: Vec<(String, u64)>,
+    /// Corrupt spans reported by the reader: (origin, offset, detail).
+    pub corrupt: Vec<(String, u64, String)>,
+    pub finished: bool,
+}
+
+/// A [`DocumentSink`] that keeps everything in memory. It applies the built-in
+/// [`NamespaceFilter`] and accepts corrupt spans only when built with `skip_corrupt`.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub skip_corrupt: bool,
+    filter: NamespaceFilter,
+    collections: Mutex<BTreeMap<Namespace, MemoryCollection>>,
+    late_metadata: Mutex<BTreeMap<Namespace, CollectionMetadata>>,
+    skipped: Mutex<Vec<(Namespace, SkipReason)>>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn skipping_corrupt() -> Self {
+        MemorySink {
+            skip_corrupt: true,
+            ..Self::default()
+        }
+    }
+
+    /// Every collection received, by namespace.
+    pub fn collections(&self) -> BTreeMap<Namespace, MemoryCollection> {
+        let mut all = self.collections.lock().unwrap().clone();
+        for (ns, meta) in self.late_metadata.lock().unwrap().iter() {
+            if let Some(c) = all.get_mut(ns) {
+                c.metadata = meta.clone();
+            }
+        }
+        all
+    }
+
+    /// The collection `db.coll`; panics when it was never opened.
+    pub fn collection(&self, full_name: &str) -> MemoryCollection {
+        let ns = Namespace::parse(full_name).unwrap();
+        self.collections()
+            .remove(&ns)
+            .unwrap_or_else(|| panic!("{full_name} was not exported"))
+    }
+
+    /// The namespaces the filter declined, with the reason.
+    pub fn skipped(&self) -> Vec<(Namespace, SkipReason)> {
+        self.skipped.lock().unwrap().clone()
+    }
+}
+
+/// The writer half of [`MemorySink`].
+pub struct MemoryWriter<'a> {
+    sink: &'a MemorySink,
+    ns: Namespace,
+    origin: String,
+    current: MemoryCollection,
+}
+
+impl<'a> DocumentSink for &'a MemorySink {
+    type Writer = MemoryWriter<'a>;
+
+    fn open(
+        &self,
+        ns: &Namespace,
+        meta: &CollectionMetadata,
+    ) -> Result<Option<Self::Writer>, SinkError> {
+        if let Err(reason) = self.filter.check(ns, meta) {
+            self.skipped.lock().unwrap().push((ns.clone(), reason));
+            return Ok(None);
+        }
+        if self.collections.lock().unwrap().contains_key(ns) {
+            return Err(format!("{ns} opened twice").into());
+        }
+        Ok(Some(MemoryWriter {
+            sink: self,
+            ns: ns.clone(),
+            origin: String::new(),
+            current: MemoryCollection {
+                metadata: meta.clone(),
+                ..Default::default()
+            },
+        }))
+    }
+
+    fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {
+        self.late_metadata
+            .lock()
+            .unwrap()
+            .insert(ns.clone(), meta.clone());
+        Ok(())
+    }
+}
+
+impl CollectionWriter for MemoryWriter<'_> {
+    fn set_origin(&mut self, origin: &str) {
+        self.origin = origin.to_string();
+    }
+
+    fn write_document(&mut self, doc: &[u8], offset: u64) -> Result<(), SinkError> {
+        self.current.documents.push(doc.to_vec());
+        self.current.positions.push((self.origin.clone(), offset));
+        Ok(())
+    }
+
+    fn corrupt(&mut self, offset: u64, detail: &str) -> Result<(), SinkError> {
+        if self.sink.skip_corrupt {
+            self.current
+                .corrupt
+                .push((self.origin.clone(), offset, detail.to_string()));
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: {} at byte {offset}: {detail}",
+                self.ns, self.origin
+            )
+            .into())
+        }
+    }
+
+    fn finish(mut self) -> Result<(), SinkError> {
+        self.current.finished = true;
+        self.sink
+            .collections
+            .lock()
+            .unwrap()
+            .insert(self.ns.clone(), self.current);
+        Ok(())
+    }
+}

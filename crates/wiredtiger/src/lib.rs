@@ -1,0 +1,1 @@
+//! Offline WiredTiger + MongoDB catalog reader.
