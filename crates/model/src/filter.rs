@@ -88,7 +88,9 @@ impl NamespacePattern {
             }
         }
         if !literal_dot && !text.contains('*') {
-            return Err(err("needs the form <db>.<collection> (use * as a wildcard)"));
+            return Err(err(
+                "needs the form <db>.<collection> (use * as a wildcard)",
+            ));
         }
         Ok(NamespacePattern {
             text: text.to_string(),
@@ -206,9 +208,18 @@ mod tests {
         assert_eq!(check(&f, "admin.users"), Err(SkipReason::SystemDatabase));
         assert_eq!(check(&f, "local.oplog.rs"), Err(SkipReason::SystemDatabase));
         assert_eq!(check(&f, "config.chunks"), Err(SkipReason::SystemDatabase));
-        assert_eq!(check(&f, "shop.system.js"), Err(SkipReason::SystemCollection));
-        assert_eq!(check(&f, "shop.system.views"), Err(SkipReason::SystemCollection));
-        assert_eq!(check(&f, "shop.system.buckets.w"), Err(SkipReason::TimeSeries));
+        assert_eq!(
+            check(&f, "shop.system.js"),
+            Err(SkipReason::SystemCollection)
+        );
+        assert_eq!(
+            check(&f, "shop.system.views"),
+            Err(SkipReason::SystemCollection)
+        );
+        assert_eq!(
+            check(&f, "shop.system.buckets.w"),
+            Err(SkipReason::TimeSeries)
+        );
         assert_eq!(check(&f, "shop.a/b"), Err(SkipReason::SlashInName));
         assert_eq!(check(&f, "sh/op.ab"), Err(SkipReason::SlashInName));
         assert_eq!(check(&f, "shop.a.$_id_"), Err(SkipReason::DollarInName));
@@ -224,8 +235,10 @@ mod tests {
     fn views_and_timeseries_by_metadata() {
         let f = NamespaceFilter::new();
         let view = CollectionMetadata::from_mongodump_json(r#"{"type":"view"}"#).unwrap();
-        let ts = CollectionMetadata::from_mongodump_json(r#"{"options":{"timeseries":{"timeField":"t"}}}"#)
-            .unwrap();
+        let ts = CollectionMetadata::from_mongodump_json(
+            r#"{"options":{"timeseries":{"timeField":"t"}}}"#,
+        )
+        .unwrap();
         assert_eq!(f.check(&ns("a.v"), &view), Err(SkipReason::View));
         assert_eq!(f.check(&ns("a.t"), &ts), Err(SkipReason::TimeSeries));
     }

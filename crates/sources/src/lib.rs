@@ -2,6 +2,19 @@
 //! of raw BSON documents pushed into a [`DocumentSink`](bsonflow_model::DocumentSink).
 //!
 //! One module per container format; they compose through `std::io::Read`, so `.tar.zst`,
-//! `.ar.gz` and `_qp.xb` are stacks of layers, not special cases.
+//! `.ar.gz` and `.bson.gz` are stacks of layers, not special cases:
 //!
-//! (The map of types is filled in as the modules land.)
+//! - [`compression`]: gzip / zstd recognised by their first bytes, a byte-counting reader
+//!   and [`ReadAhead`](compression::ReadAhead), which runs a decoder on its own thread.
+//! - [`bson_stream`]: document boundaries in a run of BSON documents (mapped or streamed),
+//!   pushed into a [`CollectionWriter`](bsonflow_model::CollectionWriter).
+//! - [`layout`]: what a path inside a BSON set means (mongodump and ApsaraDB cloud layouts).
+//! - [`folder`]: BSON sets on disk, read in parallel.
+//!
+//! Readers never decide what is exported: they offer every namespace to the sink, which
+//! applies the skip rules and records why it declined.
+
+pub mod bson_stream;
+pub mod compression;
+pub mod folder;
+pub mod layout;

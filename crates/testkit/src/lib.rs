@@ -230,11 +230,7 @@ impl CollectionWriter for MemoryWriter<'_> {
                 .push((self.origin.clone(), offset, detail.to_string()));
             Ok(())
         } else {
-            Err(format!(
-                "{}: {} at byte {offset}: {detail}",
-                self.ns, self.origin
-            )
-            .into())
+            Err(format!("{}: {} at byte {offset}: {detail}", self.ns, self.origin).into())
         }
     }
 

@@ -1,0 +1,387 @@
+//! BSON streams: finding document boundaries in a run of concatenated BSON documents (a
+//! `.bson` file, a tar member, a namespace segment) and pushing the documents into a
+//! [`CollectionWriter`].
+//!
+//! Only the outer frame is checked here — the int32 length prefix (5 bytes up to
+//! [`MAX_DOCUMENT_BYTES`]) and the trailing `0x00`; the export writer validates the inside.
+//! A frame that cannot be read is reported through [`CollectionWriter::corrupt`], where the
+//! sink's policy decides between failing and skipping the rest of the stream (a bad length
+//! leaves no way to find the next boundary).
+
+use std::io::{self, Read};
+
+use bsonflow_model::{CollectionWriter, SinkError};
+
+/// The largest document accepted: MongoDB's 16 MiB limit plus the 16 KiB of slack that
+/// bsondump and mongorestore allow (`16793600` bytes).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024 + 16 * 1024;
+
+/// A stream position that does not hold a well-framed document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("document length {len} at byte {offset} is outside 5..={MAX_DOCUMENT_BYTES}")]
+    BadLength { offset: u64, len: i64 },
+    #[error("truncated document at byte {offset}: its length says {len} bytes but only {available} remain")]
+    Truncated {
+        offset: u64,
+        len: usize,
+        available: usize,
+    },
+    #[error("document at byte {offset} ({len} bytes) does not end with a 0x00 byte")]
+    MissingTerminator { offset: u64, len: usize },
+}
+
+impl FrameError {
+    /// The byte offset of the frame in its stream.
+    pub fn offset(&self) -> u64 {
+        match self {
+            FrameError::BadLength { offset, .. }
+            | FrameError::Truncated { offset, .. }
+            | FrameError::MissingTerminator { offset, .. } => *offset,
+        }
+    }
+}
+
+/// Checks the frame of the document that starts `data`, which sits at `offset` of its
+/// stream, and returns its length. `data` may hold more than one document.
+pub fn frame_len(data: &[u8], offset: u64) -> Result<usize, FrameError> {
+    if data.len() < 4 {
+        return Err(FrameError::Truncated {
+            offset,
+            len: 4,
+            available: data.len(),
+        });
+    }
+    let len = i32::from_le_bytes(data[..4].try_into().unwrap());
+    if len < 5 || len as usize > MAX_DOCUMENT_BYTES {
+        return Err(FrameError::BadLength {
+            offset,
+            len: len as i64,
+        });
+    }
+    let len = len as usize;
+    if len > data.len() {
+        return Err(FrameError::Truncated {
+            offset,
+            len,
+            available: data.len(),
+        });
+    }
+    if data[len - 1] != 0 {
+        return Err(FrameError::MissingTerminator { offset, len });
+    }
+    Ok(len)
+}
+
+/// The documents of a byte slice, each with its offset (`base` + position in the slice).
+/// Stops after the first frame error.
+pub struct SliceDocuments<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+    failed: bool,
+}
+
+impl<'a> SliceDocuments<'a> {
+    pub fn new(data: &'a [u8], base: u64) -> Self {
+        SliceDocuments {
+            data,
+            pos: 0,
+            base,
+            failed: false,
+        }
+    }
+
+    /// Bytes not yet returned.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for SliceDocuments<'a> {
+    type Item = Result<(u64, &'a [u8]), FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos == self.data.len() {
+            return None;
+        }
+        let offset = self.base + self.pos as u64;
+        match frame_len(&self.data[self.pos..], offset) {
+            Ok(len) => {
+                let doc = &self.data[self.pos..self.pos + len];
+                self.pos += len;
+                Some(Ok((offset, doc)))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Reads documents one at a time from a `Read`, with one reusable buffer.
+pub struct DocumentReader<R> {
+    reader: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+}
+
+/// What can go wrong reading a stream of documents.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("read error at byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Sink(SinkError),
+}
+
+impl<R: Read> DocumentReader<R> {
+    pub fn new(reader: R) -> Self {
+        DocumentReader {
+            reader,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        }
+    }
+
+    /// Offset of the next document in the stream.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Makes at least `n` bytes available from `start`, unless the stream ends first.
+    fn fill(&mut self, n: usize) -> Result<(), StreamError> {
+        while self.end - self.start < n && !self.eof {
+            if self.start + n > self.buf.len() {
+                // Move what is left to the front, growing for a large document.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if n > self.buf.len() {
+                    self.buf.resize(n.next_power_of_two(), 0);
+                }
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(StreamError::Io {
+                        offset: self.offset + (self.end - self.start) as u64,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next document and its offset; `Ok(None)` at a clean end of stream.
+    pub fn next_document(&mut self) -> Result<Option<(u64, &[u8])>, StreamError> {
+        self.fill(4)?;
+        if self.start == self.end {
+            return Ok(None);
+        }
+        let available = self.end - self.start;
+        if available >= 4 {
+            let len = i32::from_le_bytes(self.buf[self.start..self.start + 4].try_into().unwrap());
+            if (5..=MAX_DOCUMENT_BYTES as i32).contains(&len) {
+                self.fill(len as usize)?;
+            }
+        }
+        let offset = self.offset;
+        let len = frame_len(&self.buf[self.start..self.end], offset)?;
+        let doc = &self.buf[self.start..self.start + len];
+        self.start += len;
+        self.offset += len as u64;
+        Ok(Some((offset, doc)))
+    }
+}
+
+/// Counts of one stream pushed into a writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub documents: u64,
+    pub bytes: u64,
+    /// True when the reader reported a corrupt frame and the sink chose to skip the rest.
+    pub stopped_at_corruption: bool,
+}
+
+/// Pushes every document of `data` (a whole stream held in memory or mapped) into `writer`.
+/// A frame error goes to [`CollectionWriter::corrupt`]: if the sink accepts it, reading stops
+/// there and the stats say so; otherwise its error is returned. `on_progress` is called with
+/// the number of bytes of `data` consumed so far, every few MiB and once at the end (with
+/// `data.len()`), so the caller can drop mapped pages it no longer needs.
+pub fn write_slice<W: CollectionWriter>(
+    data: &[u8],
+    writer: &mut W,
+    mut on_progress: impl FnMut(usize),
+) -> Result<StreamStats, SinkError> {
+    const STEP: usize = 4 << 20;
+    let mut stats = StreamStats::default();
+    let mut docs = SliceDocuments::new(data, 0);
+    let mut next_report = STEP;
+    while let Some(item) = docs.next() {
+        match item {
+            Ok((offset, doc)) => {
+                writer.write_document(doc, offset)?;
+                stats.documents += 1;
+                stats.bytes += doc.len() as u64;
+            }
+            Err(e) => {
+                writer.corrupt(e.offset(), &e.to_string())?;
+                stats.stopped_at_corruption = true;
+                break;
+            }
+        }
+        if docs.position() >= next_report {
+            on_progress(docs.position());
+            next_report = docs.position() + STEP;
+        }
+    }
+    on_progress(data.len());
+    Ok(stats)
+}
+
+/// Pushes every document read from `reader` into `writer`, with the same policy as
+/// [`write_slice`]. I/O errors are returned as they are.
+pub fn write_stream<R: Read, W: CollectionWriter>(
+    reader: R,
+    writer: &mut W,
+) -> Result<StreamStats, StreamError> {
+    let mut stats = StreamStats::default();
+    let mut docs = DocumentReader::new(reader);
+    loop {
+        match docs.next_document() {
+            Ok(Some((offset, doc))) => {
+                stats.documents += 1;
+                stats.bytes += doc.len() as u64;
+                writer
+                    .write_document(doc, offset)
+                    .map_err(StreamError::Sink)?;
+            }
+            Ok(None) => return Ok(stats),
+            Err(StreamError::Frame(e)) => {
+                writer
+                    .corrupt(e.offset(), &e.to_string())
+                    .map_err(StreamError::Sink)?;
+                stats.stopped_at_corruption = true;
+                return Ok(stats);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(fill: u8, len: usize) -> Vec<u8> {
+        let mut d = (len as i32).to_le_bytes().to_vec();
+        d.resize(len - 1, fill);
+        d.push(0);
+        d
+    }
+
+    #[test]
+    fn frames_and_offsets() {
+        let mut data = doc(1, 5);
+        data.extend(doc(2, 300));
+        data.extend(doc(3, 17));
+        let got: Vec<_> = SliceDocuments::new(&data, 100)
+            .map(|r| r.unwrap())
+            .map(|(o, d)| (o, d.len()))
+            .collect();
+        assert_eq!(got, [(100, 5), (105, 300), (405, 17)]);
+
+        let mut reader = DocumentReader::new(&data[..]);
+        let mut got = Vec::new();
+        while let Some((o, d)) = reader.next_document().unwrap() {
+            got.push((o, d.len()));
+        }
+        assert_eq!(got, [(0, 5), (5, 300), (305, 17)]);
+    }
+
+    #[test]
+    fn frame_errors() {
+        assert_eq!(
+            frame_len(&[4, 0, 0, 0, 0], 7),
+            Err(FrameError::BadLength { offset: 7, len: 4 })
+        );
+        assert_eq!(
+            frame_len(&[0xff, 0xff, 0xff, 0xff], 0),
+            Err(FrameError::BadLength { offset: 0, len: -1 })
+        );
+        assert!(matches!(
+            frame_len(&doc(1, 10)[..9], 0),
+            Err(FrameError::Truncated {
+                len: 10,
+                available: 9,
+                ..
+            })
+        ));
+        let mut d = doc(1, 10);
+        d[9] = 1;
+        assert_eq!(
+            frame_len(&d, 3),
+            Err(FrameError::MissingTerminator { offset: 3, len: 10 })
+        );
+        let big = ((MAX_DOCUMENT_BYTES + 1) as i32).to_le_bytes();
+        assert!(matches!(
+            frame_len(&big, 0),
+            Err(FrameError::BadLength { .. })
+        ));
+    }
+
+    #[test]
+    fn reader_handles_documents_larger_than_its_buffer_and_tiny_reads() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(7);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut data = doc(9, 1_000_000);
+        data.extend(doc(8, 6));
+        let mut reader = DocumentReader::new(Trickle(&data));
+        let (o1, d1) = reader.next_document().unwrap().unwrap();
+        assert_eq!((o1, d1.len()), (0, 1_000_000));
+        let (o2, d2) = reader.next_document().unwrap().unwrap();
+        assert_eq!((o2, d2.len()), (1_000_000, 6));
+        assert!(reader.next_document().unwrap().is_none());
+    }
+
+    #[test]
+    fn truncated_tail_of_a_stream() {
+        let mut data = doc(1, 20);
+        data.extend(&doc(2, 40)[..25]);
+        let mut reader = DocumentReader::new(&data[..]);
+        assert!(reader.next_document().unwrap().is_some());
+        match reader.next_document() {
+            Err(StreamError::Frame(FrameError::Truncated {
+                offset: 20,
+                len: 40,
+                available: 25,
+            })) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

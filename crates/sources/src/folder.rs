@@ -1,0 +1,506 @@
+//! BSON sets on disk: a mongodump folder, the folder of one database, an unpacked ApsaraDB
+//! cloud BSON download, or one loose `.bson` file.
+//!
+//! [`scan`] walks the folder once and groups what it finds by namespace ([`BsonSet`]);
+//! [`export`] then reads the collections in parallel (rayon), each on one thread: files that
+//! are not compressed are memory-mapped and framed in place, `.gz`/`.zst` files (told by
+//! their bytes) are streamed through their decoder.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use bsonflow_model::{
+    CollectionMetadata, CollectionWriter, DocumentSink, MetadataError, Namespace, Progress,
+    SinkError,
+};
+use rayon::prelude::*;
+
+use crate::bson_stream::{self, StreamError};
+use crate::compression::{self, Compression};
+use crate::layout::{self, SetEntry};
+
+/// One collection of a BSON set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionFiles {
+    pub ns: Namespace,
+    /// The `.metadata.json` (or `.metadata.json.gz`) file, when there is one.
+    pub metadata: Option<PathBuf>,
+    /// The data files in the order their documents are read: one for mongodump, the parts in
+    /// `(N, M)` order for a cloud download.
+    pub data: Vec<PathBuf>,
+}
+
+/// What [`scan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BsonSet {
+    /// By namespace, sorted.
+    pub collections: Vec<CollectionFiles>,
+    /// Files that belong to no collection (mongodump's top-level `oplog.bson`,
+    /// `prelude.json`, stray files), for the summary.
+    pub ignored: Vec<PathBuf>,
+    /// Total size of the data files, for progress.
+    pub data_bytes: u64,
+}
+
+/// An input folder or file that cannot be read as a BSON set.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Metadata {
+        path: PathBuf,
+        #[source]
+        source: MetadataError,
+    },
+    #[error("{ns} is given twice: {} and {}", first.display(), second.display())]
+    Duplicate {
+        ns: Namespace,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("{ns}: {} at byte {offset}: {detail}", path.display())]
+    Read {
+        ns: Namespace,
+        path: PathBuf,
+        offset: u64,
+        detail: String,
+    },
+    #[error("{ns}: {source}")]
+    Sink {
+        ns: Namespace,
+        #[source]
+        source: SinkError,
+    },
+    #[error("{}: no .bson files in mongodump or cloud-download layout", path.display())]
+    Empty { path: PathBuf },
+}
+
+/// Walks `root` and groups its files by namespace. The name of `root` itself counts as a
+/// path component, so the folder of one database (`shop/orders.bson`) works as well as a
+/// whole dump (`dump/shop/orders.bson`).
+pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FolderError::Io { path, source }
+    };
+    let root_name = root
+        .canonicalize()
+        .map_err(io_err(root))?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let mut files = Vec::new();
+    walk(root, &mut Vec::new(), &mut files)?;
+
+    // A dump folder has databases as sub-folders; files directly inside it (oplog.bson)
+    // are not collections.
+    let dump_mode = files.iter().any(|(rel, _)| rel.len() >= 2);
+
+    struct Found {
+        metadata: Option<PathBuf>,
+        cloud_metadata: Option<PathBuf>,
+        plain: Option<PathBuf>,
+        parts: Vec<((u64, u64), PathBuf)>,
+    }
+    let mut by_ns: BTreeMap<Namespace, Found> = BTreeMap::new();
+    let mut set = BsonSet::default();
+    for (rel, path) in files {
+        if dump_mode && rel.len() == 1 {
+            set.ignored.push(path);
+            continue;
+        }
+        let mut components: Vec<&str> = vec![root_name.as_str()];
+        components.extend(rel.iter().map(String::as_str));
+        let Some(entry) = layout::classify(&components) else {
+            set.ignored.push(path);
+            continue;
+        };
+        let (ns, slot) = match &entry {
+            SetEntry::Data { ns, .. } | SetEntry::Metadata { ns, .. } => (ns.clone(), entry),
+        };
+        let found = by_ns.entry(ns.clone()).or_insert(Found {
+            metadata: None,
+            cloud_metadata: None,
+            plain: None,
+            parts: Vec::new(),
+        });
+        let replace = |current: &mut Option<PathBuf>, path: PathBuf| match current {
+            Some(first) => Err(FolderError::Duplicate {
+                ns: ns.clone(),
+                first: first.clone(),
+                second: path,
+            }),
+            None => {
+                *current = Some(path);
+                Ok(())
+            }
+        };
+        match slot {
+            SetEntry::Data { part: None, .. } => replace(&mut found.plain, path)?,
+            SetEntry::Data {
+                part: Some(part), ..
+            } => found.parts.push((part, path)),
+            SetEntry::Metadata { cloud: false, .. } => replace(&mut found.metadata, path)?,
+            SetEntry::Metadata { cloud: true, .. } => replace(&mut found.cloud_metadata, path)?,
+        }
+    }
+
+    // `<db>/<coll>/<coll>.metadata.json` is a cloud collection's metadata only when that
+    // folder has parts; otherwise it is mongodump metadata of database `<coll>`.
+    let mut reinterpreted = Vec::new();
+    for (ns, found) in by_ns.iter_mut() {
+        if found.parts.is_empty() {
+            if let Some(path) = found.cloud_metadata.take() {
+                let db = path
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let db = layout::decode_name(&db).unwrap_or(db);
+                reinterpreted.push((Namespace::new(db, ns.collection.clone()), path));
+            }
+        }
+    }
+    for (ns, path) in reinterpreted {
+        let found = by_ns.entry(ns.clone()).or_insert(Found {
+            metadata: None,
+            cloud_metadata: None,
+            plain: None,
+            parts: Vec::new(),
+        });
+        if let Some(first) = &found.metadata {
+            return Err(FolderError::Duplicate {
+                ns,
+                first: first.clone(),
+                second: path,
+            });
+        }
+        found.metadata = Some(path);
+    }
+
+    for (ns, mut found) in by_ns {
+        if found.metadata.is_none()
+            && found.cloud_metadata.is_none()
+            && found.plain.is_none()
+            && found.parts.is_empty()
+        {
+            continue;
+        }
+        if let (Some(plain), Some((_, part))) = (&found.plain, found.parts.first()) {
+            return Err(FolderError::Duplicate {
+                ns,
+                first: plain.clone(),
+                second: part.clone(),
+            });
+        }
+        found.parts.sort();
+        if let Some(w) = found.parts.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(FolderError::Duplicate {
+                ns,
+                first: w[0].1.clone(),
+                second: w[1].1.clone(),
+            });
+        }
+        let data: Vec<PathBuf> = match found.plain {
+            Some(p) => vec![p],
+            None => found.parts.into_iter().map(|(_, p)| p).collect(),
+        };
+        for p in &data {
+            set.data_bytes += std::fs::metadata(p).map_err(io_err(p))?.len();
+        }
+        set.collections.push(CollectionFiles {
+            ns,
+            metadata: found.cloud_metadata.or(found.metadata),
+            data,
+        });
+    }
+    if set.collections.is_empty() {
+        return Err(FolderError::Empty {
+            path: root.to_path_buf(),
+        });
+    }
+    Ok(set)
+}
+
+/// Collects regular files under `dir` with their path components relative to the walk's
+/// start, in name order (so the result does not depend on the file system).
+fn walk(
+    dir: &Path,
+    prefix: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, PathBuf)>,
+) -> Result<(), FolderError> {
+    let io_err = |source| FolderError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .collect::<Result<_, _>>()
+        .map_err(io_err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let kind = std::fs::metadata(&path).map_err(|source| FolderError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        prefix.push(name);
+        if kind.is_dir() {
+            walk(&path, prefix, out)?;
+        } else if kind.is_file() {
+            out.push((prefix.clone(), path));
+        }
+        prefix.pop();
+    }
+    Ok(())
+}
+
+/// Counts of one exported BSON set.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    /// Collections the sink accepted and that were written in full.
+    pub exported: usize,
+    pub documents: u64,
+    /// Collections that failed, with the reason; the others were still read.
+    pub failures: Vec<FolderError>,
+}
+
+/// Reads every collection of `set` into `sink`, several collections at once.
+pub fn export<S: DocumentSink>(set: &BsonSet, sink: &S, progress: &Progress) -> ExportReport {
+    progress.add_total(set.data_bytes);
+    let results: Vec<Result<Option<u64>, FolderError>> = set
+        .collections
+        .par_iter()
+        .map(|c| export_collection(c, sink, progress))
+        .collect();
+    let mut report = ExportReport::default();
+    for r in results {
+        match r {
+            Ok(Some(docs)) => {
+                report.exported += 1;
+                report.documents += docs;
+            }
+            Ok(None) => {}
+            Err(e) => report.failures.push(e),
+        }
+    }
+    report
+}
+
+/// Reads one collection; `Ok(None)` when the sink skipped it.
+pub fn export_collection<S: DocumentSink>(
+    files: &CollectionFiles,
+    sink: &S,
+    progress: &Progress,
+) -> Result<Option<u64>, FolderError> {
+    let ns = &files.ns;
+    let meta = match &files.metadata {
+        Some(path) => read_metadata(path)?,
+        None => CollectionMetadata::default(),
+    };
+    let sink_err = |source| FolderError::Sink {
+        ns: ns.clone(),
+        source,
+    };
+    let Some(mut writer) = sink.open(ns, &meta).map_err(sink_err)? else {
+        let skipped: u64 = files
+            .data
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        progress.add(skipped);
+        return Ok(None);
+    };
+    let mut documents = 0;
+    for path in &files.data {
+        documents += read_file_into(path, ns, &mut writer, progress)?;
+    }
+    writer.finish().map_err(sink_err)?;
+    Ok(Some(documents))
+}
+
+/// Pushes the documents of one data file (plain, gzip or zstd) into `writer`.
+pub fn read_file_into<W: CollectionWriter>(
+    path: &Path,
+    ns: &Namespace,
+    writer: &mut W,
+    progress: &Progress,
+) -> Result<u64, FolderError> {
+    let io_err = |source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    writer.set_origin(&path.display().to_string());
+    let mut file = File::open(path).map_err(io_err)?;
+    let size = file.metadata().map_err(io_err)?.len();
+    if size == 0 {
+        return Ok(0);
+    }
+    let head = compression::read_prefix(&mut file, 4).map_err(io_err)?;
+    let stats = if Compression::sniff(&head) == Compression::None {
+        // SAFETY: the map is read-only; a file truncated under us makes later reads fault,
+        // which is the same risk every mmap-based reader takes on input files.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let mut released = 0usize;
+        bson_stream::write_slice(&map, writer, |done| {
+            // Give back pages already converted so that resident memory stays flat
+            // however large the file is.
+            const PAGE: usize = 1 << 21;
+            let upto = done / PAGE * PAGE;
+            if upto > released {
+                // SAFETY: DONTNEED on a private read-only file map only drops cached pages;
+                // they read back from the file if touched again.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        released,
+                        upto - released,
+                    )
+                };
+                progress.add((upto - released) as u64);
+                released = upto;
+            }
+            if done == map.len() {
+                progress.add((done - released) as u64);
+                released = done;
+            }
+        })
+        .map_err(|source| FolderError::Sink {
+            ns: ns.clone(),
+            source,
+        })?
+    } else {
+        let counting = compression::CountingReader::new(io::Cursor::new(head).chain(file));
+        let position = counting.position();
+        let (_, reader) = compression::decompress(counting).map_err(io_err)?;
+        let result = bson_stream::write_stream(reader, writer);
+        progress.add(position.load(std::sync::atomic::Ordering::Relaxed));
+        result.map_err(|e| match e {
+            StreamError::Io { offset, source } => FolderError::Read {
+                ns: ns.clone(),
+                path: path.to_path_buf(),
+                offset,
+                detail: format!(
+                    "{source} (offset in the decompressed stream; {} compressed bytes read)",
+                    position.load(std::sync::atomic::Ordering::Relaxed)
+                ),
+            },
+            StreamError::Frame(f) => FolderError::Read {
+                ns: ns.clone(),
+                path: path.to_path_buf(),
+                offset: f.offset(),
+                detail: f.to_string(),
+            },
+            StreamError::Sink(source) => FolderError::Sink {
+                ns: ns.clone(),
+                source,
+            },
+        })?
+    };
+    Ok(stats.documents)
+}
+
+/// Reads and parses a `.metadata.json` (plain or compressed).
+pub fn read_metadata(path: &Path) -> Result<CollectionMetadata, FolderError> {
+    let io_err = |source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let (_, mut reader) = compression::decompress(file).map_err(io_err)?;
+    let mut text = String::new();
+    reader.read_to_string(&mut text).map_err(io_err)?;
+    CollectionMetadata::from_mongodump_json(&text).map_err(|source| FolderError::Metadata {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str, bytes: &[u8]) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn names(set: &BsonSet) -> Vec<String> {
+        set.collections.iter().map(|c| c.ns.to_string()).collect()
+    }
+
+    #[test]
+    fn dump_folder_database_folder_and_cloud_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump");
+        touch(&dump, "shop/orders.bson", b"");
+        touch(&dump, "shop/orders.metadata.json", b"{}");
+        touch(&dump, "shop/views.metadata.json", br#"{"type":"view"}"#);
+        touch(&dump, "oplog.bson", b"");
+        touch(&dump, "blog/posts/data/posts_10_part0.bson", b"");
+        touch(&dump, "blog/posts/data/posts_2_part1.bson", b"");
+        touch(&dump, "blog/posts/data/posts_2_part0.bson", b"");
+        touch(&dump, "blog/posts/posts.metadata.json", b"{}");
+        let set = scan(&dump).unwrap();
+        assert_eq!(names(&set), ["blog.posts", "shop.orders", "shop.views"]);
+        let parts: Vec<_> = set.collections[0]
+            .data
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "posts_2_part0.bson",
+                "posts_2_part1.bson",
+                "posts_10_part0.bson"
+            ]
+        );
+        assert!(set.collections[0].metadata.is_some());
+        assert!(set.collections[2].data.is_empty());
+        assert_eq!(set.ignored, [dump.join("oplog.bson")]);
+
+        // The folder of one database.
+        let set = scan(&dump.join("shop")).unwrap();
+        assert_eq!(names(&set), ["shop.orders", "shop.views"]);
+    }
+
+    #[test]
+    fn metadata_in_a_folder_without_parts_is_mongodump_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "d/x/x.metadata.json", b"{}");
+        touch(dir.path(), "d/x/x.bson", b"");
+        let set = scan(&dir.path().join("d")).unwrap();
+        assert_eq!(names(&set), ["x.x"]);
+        assert!(set.collections[0].metadata.is_some());
+    }
+
+    #[test]
+    fn duplicates_and_empty_folders_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "d/shop/a.bson", b"");
+        touch(dir.path(), "d/shop/a.bson.gz", b"");
+        assert!(matches!(
+            scan(&dir.path().join("d")),
+            Err(FolderError::Duplicate { .. })
+        ));
+        let empty = tempfile::tempdir().unwrap();
+        touch(empty.path(), "x/readme.txt", b"hi");
+        assert!(matches!(
+            scan(&empty.path().join("x")),
+            Err(FolderError::Empty { .. })
+        ));
+    }
+}
