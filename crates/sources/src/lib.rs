@@ -10,11 +10,13 @@
 //!   pushed into a [`CollectionWriter`](bsonflow_model::CollectionWriter).
 //! - [`layout`]: what a path inside a BSON set means (mongodump and ApsaraDB cloud layouts).
 //! - [`folder`]: BSON sets on disk, read in parallel.
+//! - [`detect`]: what an input is, from its bytes and layout.
 //!
 //! Readers never decide what is exported: they offer every namespace to the sink, which
 //! applies the skip rules and records why it declined.
 
 pub mod bson_stream;
 pub mod compression;
+pub mod detect;
 pub mod folder;
 pub mod layout;
