@@ -1,0 +1,132 @@
+//! Why a document was rejected, and where.
+
+use std::fmt;
+
+/// A document that cannot be written: the byte `offset` within the document (0 = its first
+/// length byte) where the problem was found, and what the problem is.
+///
+/// Offsets point at the thing that is wrong: the length field whose value is bad, the type
+/// byte that is unknown, the first byte of invalid UTF-8, the first byte of a key that has no
+/// terminating 0x00, the place where a 0x00 terminator was expected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid BSON at byte {offset}: {kind}")]
+pub struct Error {
+    pub offset: usize,
+    pub kind: ErrorKind,
+}
+
+impl Error {
+    pub(crate) fn new(offset: usize, kind: ErrorKind) -> Self {
+        Error { offset, kind }
+    }
+}
+
+/// What is wrong with a document. The texts are meant for the person who owns the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Fewer than 5 bytes were given (a length and a terminator at least).
+    #[error("{len} bytes cannot hold a BSON document (it needs at least 5)")]
+    TooShort { len: usize },
+    /// The top-level length prefix disagrees with the number of bytes given.
+    #[error("the document's length prefix says {declared} bytes but {actual} were given")]
+    LengthMismatch { declared: i32, actual: usize },
+    /// A length field holds a value below the minimum for its part (negative, 0 for a string
+    /// that needs at least its 0x00, less than 5 for a document…).
+    #[error("invalid {part} length {len}")]
+    InvalidLength { part: Part, len: i32 },
+    /// A length field is valid on its own but would run past the end of the enclosing document.
+    #[error("{part} length {len} runs past the end of the enclosing document")]
+    Overrun { part: Part, len: i32 },
+    /// A fixed-size value (or a length field) does not fit before the enclosing document's end.
+    #[error("{part} is truncated: it needs {need} bytes, the enclosing document has {left} left")]
+    Truncated {
+        part: Part,
+        need: usize,
+        left: usize,
+    },
+    /// The byte at an (embedded) document's declared end is not 0x00.
+    #[error("{part} is not terminated by 0x00 at its declared length")]
+    MissingTerminator { part: Part },
+    /// A 0x00 terminator came before the (embedded) document's declared end.
+    #[error("{part} ends (0x00) before its declared length")]
+    EarlyTerminator { part: Part },
+    /// An element type byte that BSON does not define.
+    #[error("unknown element type 0x{0:02x}")]
+    UnknownType(u8),
+    /// A key or a regex part (cstrings) has no 0x00 before the enclosing document's end.
+    #[error("{0} is not terminated by 0x00 before the end of the enclosing document")]
+    UnterminatedCString(Part),
+    /// A length-prefixed string whose last byte is not 0x00.
+    #[error("{0} is not terminated by 0x00 at its declared length")]
+    UnterminatedString(Part),
+    /// Invalid UTF-8 where BSON requires UTF-8 (Extended JSON output has to be UTF-8).
+    #[error("invalid UTF-8 in {0}")]
+    InvalidUtf8(Part),
+    /// A boolean byte other than 0x00 or 0x01.
+    #[error("invalid boolean value 0x{0:02x} (must be 0x00 or 0x01)")]
+    InvalidBoolean(u8),
+    /// Binary subtype 0x02 ("old binary") whose inner length is not the outer length minus 4.
+    #[error("old binary (subtype 0x02) inner length {inner} does not match the outer length {outer} minus 4")]
+    OldBinaryLength { inner: i32, outer: i32 },
+    /// A code-with-scope total length that disagrees with the code string and scope inside it.
+    #[error("code with scope declares {declared} bytes but its code and scope take {actual}")]
+    CodeWithScopeLength { declared: i32, actual: i64 },
+}
+
+/// The part of a document an [`ErrorKind`] refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    Document,
+    EmbeddedDocument,
+    Array,
+    Key,
+    String,
+    Code,
+    Symbol,
+    CodeWithScope,
+    Scope,
+    Binary,
+    RegexPattern,
+    RegexOptions,
+    DbPointerNamespace,
+    DbPointerId,
+    Double,
+    ObjectId,
+    Boolean,
+    Datetime,
+    Int32,
+    Timestamp,
+    Int64,
+    Decimal128,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Document => "document",
+            Part::EmbeddedDocument => "embedded document",
+            Part::Array => "array",
+            Part::Key => "key",
+            Part::String => "string",
+            Part::Code => "JavaScript code",
+            Part::Symbol => "symbol",
+            Part::CodeWithScope => "code with scope",
+            Part::Scope => "code-with-scope scope document",
+            Part::Binary => "binary",
+            Part::RegexPattern => "regex pattern",
+            Part::RegexOptions => "regex options",
+            Part::DbPointerNamespace => "DBPointer namespace",
+            Part::DbPointerId => "DBPointer ObjectId",
+            Part::Double => "double",
+            Part::ObjectId => "ObjectId",
+            Part::Boolean => "boolean",
+            Part::Datetime => "datetime",
+            Part::Int32 => "int32",
+            Part::Timestamp => "timestamp",
+            Part::Int64 => "int64",
+            Part::Decimal128 => "Decimal128",
+        })
+    }
+}

@@ -1,0 +1,587 @@
+//! The document walk: one pass over the BSON bytes that validates and writes at once.
+//!
+//! No recursion: open containers (embedded documents, arrays, code-with-scope scopes) live on
+//! an explicit stack (32 frames inline, then the heap), so nesting depth is bounded by the
+//! document's size only and hostile input cannot overflow the call stack.
+//!
+//! Invariant of the walk: `end` is the index of the 0x00 that terminates the innermost open
+//! container; every element of that container, value included, must end at or before `end`.
+
+use base64::Engine as _;
+
+use crate::date::{write_iso, RELAXED_END_MS};
+use crate::error::{Error, ErrorKind, Part};
+use crate::number::{write_decimal128, write_double};
+use crate::string::{check_utf8, plain_prefix, write_str};
+
+/// What kind of container a frame is, i.e. how it is closed and what errors call it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Container {
+    Top = 0,
+    Embedded = 1,
+    Array = 2,
+    /// The scope document of a code-with-scope, closed with `}}`.
+    Scope = 3,
+}
+
+impl Container {
+    fn from_u8(k: u8) -> Self {
+        match k {
+            0 => Container::Top,
+            1 => Container::Embedded,
+            2 => Container::Array,
+            _ => Container::Scope,
+        }
+    }
+
+    fn part(self) -> Part {
+        match self {
+            Container::Top => Part::Document,
+            Container::Embedded => Part::EmbeddedDocument,
+            Container::Array => Part::Array,
+            Container::Scope => Part::Scope,
+        }
+    }
+
+    fn closer(self) -> &'static [u8] {
+        match self {
+            Container::Top | Container::Embedded => b"}",
+            Container::Array => b"]",
+            Container::Scope => b"}}",
+        }
+    }
+}
+
+const INLINE_FRAMES: usize = 32;
+
+/// The enclosing containers: (end, kind) packed in a u64 (`end` < 2^31 since documents are).
+struct Stack {
+    inline: [u64; INLINE_FRAMES],
+    len: usize,
+    spill: Vec<u64>,
+}
+
+impl Stack {
+    fn new() -> Self {
+        Stack {
+            inline: [0; INLINE_FRAMES],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, end: usize, kind: Container) {
+        let frame = end as u64 | (kind as u64) << 32;
+        if self.len < INLINE_FRAMES {
+            self.inline[self.len] = frame;
+        } else {
+            self.spill.push(frame);
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(usize, Container)> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        let frame = if self.len < INLINE_FRAMES {
+            self.inline[self.len]
+        } else {
+            self.spill.pop().expect("spilled frame")
+        };
+        Some((
+            (frame & 0xffff_ffff) as usize,
+            Container::from_u8((frame >> 32) as u8),
+        ))
+    }
+}
+
+/// Element types BSON defines.
+static KNOWN_TYPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x01;
+    while i <= 0x13 {
+        t[i] = true;
+        i += 1;
+    }
+    t[0x7f] = true;
+    t[0xff] = true;
+    t
+};
+
+static HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[inline(always)]
+fn le_i32(doc: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes(doc[at..at + 4].try_into().unwrap())
+}
+
+#[inline(always)]
+fn le_u32(doc: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(doc[at..at + 4].try_into().unwrap())
+}
+
+#[inline(always)]
+fn le_i64(doc: &[u8], at: usize) -> i64 {
+    i64::from_le_bytes(doc[at..at + 8].try_into().unwrap())
+}
+
+/// `n` bytes at `at` must end at or before `end`.
+#[inline(always)]
+fn need(at: usize, n: usize, end: usize, part: Part) -> Result<(), Error> {
+    if at + n <= end {
+        Ok(())
+    } else {
+        Err(Error::new(
+            at,
+            ErrorKind::Truncated {
+                part,
+                need: n,
+                left: end.saturating_sub(at),
+            },
+        ))
+    }
+}
+
+/// Index of the 0x00 ending the cstring at `from`, which must come before `end`.
+#[inline]
+fn cstring_end(doc: &[u8], from: usize, end: usize, part: Part) -> Result<usize, Error> {
+    match doc[from.min(end)..end].iter().position(|&b| b == 0) {
+        Some(i) => Ok(from + i),
+        None => Err(Error::new(from, ErrorKind::UnterminatedCString(part))),
+    }
+}
+
+/// A length-prefixed string at `at`: (its bytes without the 0x00, where they start, where the
+/// element ends).
+#[inline]
+fn string_at(
+    doc: &[u8],
+    at: usize,
+    end: usize,
+    part: Part,
+) -> Result<(&[u8], usize, usize), Error> {
+    need(at, 4, end, part)?;
+    let len = le_i32(doc, at);
+    if len < 1 {
+        return Err(Error::new(at, ErrorKind::InvalidLength { part, len }));
+    }
+    let start = at + 4;
+    let stop = start + len as usize;
+    if stop > end {
+        return Err(Error::new(at, ErrorKind::Overrun { part, len }));
+    }
+    if doc[stop - 1] != 0 {
+        return Err(Error::new(stop - 1, ErrorKind::UnterminatedString(part)));
+    }
+    Ok((&doc[start..stop - 1], start, stop))
+}
+
+/// Writes `"key":` for the key at `key`; returns where the value starts.
+#[inline]
+fn write_key(out: &mut Vec<u8>, doc: &[u8], key: usize, end: usize) -> Result<usize, Error> {
+    let n = plain_prefix(&doc[key..end]);
+    let stop = key + n;
+    if stop < end && doc[stop] == 0 {
+        out.reserve(n + 3);
+        out.push(b'"');
+        out.extend_from_slice(&doc[key..stop]);
+        out.extend_from_slice(b"\":");
+        return Ok(stop + 1);
+    }
+    let nul = cstring_end(doc, stop, end, Part::Key).map_err(|e| Error::new(key, e.kind))?;
+    write_str(out, &doc[key..nul], key, Part::Key)?;
+    out.push(b':');
+    Ok(nul + 1)
+}
+
+fn write_i64(out: &mut Vec<u8>, v: i64) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
+fn write_oid(out: &mut Vec<u8>, oid: &[u8]) {
+    let mut b = *b"{\"$oid\":\"000000000000000000000000\"}";
+    for (i, &byte) in oid.iter().enumerate() {
+        b[9 + 2 * i] = HEX[(byte >> 4) as usize];
+        b[10 + 2 * i] = HEX[(byte & 15) as usize];
+    }
+    out.extend_from_slice(&b);
+}
+
+fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .expect("sized for padded base64");
+    debug_assert_eq!(start + n, out.len());
+}
+
+/// Regex options, sorted (the spec requires alphabetical order; `mix` prints as `imx`).
+fn write_regex_options(out: &mut Vec<u8>, opts: &[u8], offset: usize) -> Result<(), Error> {
+    if opts.len() <= 1 || opts.windows(2).all(|w| w[0] <= w[1]) {
+        return write_str(out, opts, offset, Part::RegexOptions);
+    }
+    check_utf8(opts, offset, Part::RegexOptions)?;
+    let text = std::str::from_utf8(opts).expect("checked");
+    let mut chars: Vec<char> = text.chars().collect();
+    chars.sort_unstable();
+    let sorted: String = chars.into_iter().collect();
+    write_str(out, sorted.as_bytes(), offset, Part::RegexOptions)
+}
+
+/// Writes one whole document; `out` may hold partial output when this fails.
+pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Result<(), Error> {
+    if doc.len() < 5 {
+        return Err(Error::new(0, ErrorKind::TooShort { len: doc.len() }));
+    }
+    let declared = le_i32(doc, 0);
+    if declared < 0 || declared as usize != doc.len() {
+        return Err(Error::new(
+            0,
+            ErrorKind::LengthMismatch {
+                declared,
+                actual: doc.len(),
+            },
+        ));
+    }
+    out.reserve(doc.len() + doc.len() / 2 + 16);
+    out.push(b'{');
+    let mut stack = Stack::new();
+    let mut end = doc.len() - 1;
+    let mut kind = Container::Top;
+    let mut pos = 4;
+    let mut first = true;
+    loop {
+        let t = doc[pos];
+        if pos == end {
+            if t != 0 {
+                return Err(Error::new(
+                    pos,
+                    ErrorKind::MissingTerminator { part: kind.part() },
+                ));
+            }
+            out.extend_from_slice(kind.closer());
+            match stack.pop() {
+                None => return Ok(()),
+                Some((e, k)) => {
+                    end = e;
+                    kind = k;
+                }
+            }
+            pos += 1;
+            first = false;
+            continue;
+        }
+        if t == 0 {
+            return Err(Error::new(
+                pos,
+                ErrorKind::EarlyTerminator { part: kind.part() },
+            ));
+        }
+        if !KNOWN_TYPE[t as usize] {
+            return Err(Error::new(pos, ErrorKind::UnknownType(t)));
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        let v = if kind == Container::Array {
+            // Array keys are not written; like bsondump, their digits are not checked.
+            cstring_end(doc, pos + 1, end, Part::Key)? + 1
+        } else {
+            write_key(out, doc, pos + 1, end)?
+        };
+        pos = match t {
+            0x01 => {
+                need(v, 8, end, Part::Double)?;
+                let f = f64::from_bits(le_i64(doc, v) as u64);
+                if f.is_finite() {
+                    if RELAXED {
+                        write_double(out, f);
+                    } else {
+                        out.extend_from_slice(b"{\"$numberDouble\":\"");
+                        write_double(out, f);
+                        out.extend_from_slice(b"\"}");
+                    }
+                } else {
+                    out.extend_from_slice(if f.is_nan() {
+                        b"{\"$numberDouble\":\"NaN\"}"
+                    } else if f > 0.0 {
+                        b"{\"$numberDouble\":\"Infinity\"}"
+                    } else {
+                        b"{\"$numberDouble\":\"-Infinity\"}"
+                    });
+                }
+                v + 8
+            }
+            0x02 => {
+                let (s, at, next) = string_at(doc, v, end, Part::String)?;
+                write_str(out, s, at, Part::String)?;
+                next
+            }
+            0x03 | 0x04 => {
+                let (part, inner, open) = if t == 0x03 {
+                    (Part::EmbeddedDocument, Container::Embedded, b'{')
+                } else {
+                    (Part::Array, Container::Array, b'[')
+                };
+                need(v, 4, end, part)?;
+                let len = le_i32(doc, v);
+                if len < 5 {
+                    return Err(Error::new(v, ErrorKind::InvalidLength { part, len }));
+                }
+                if v + len as usize > end {
+                    return Err(Error::new(v, ErrorKind::Overrun { part, len }));
+                }
+                out.push(open);
+                stack.push(end, kind);
+                end = v + len as usize - 1;
+                kind = inner;
+                first = true;
+                v + 4
+            }
+            0x05 => {
+                need(v, 5, end, Part::Binary)?;
+                let len = le_i32(doc, v);
+                if len < 0 {
+                    return Err(Error::new(
+                        v,
+                        ErrorKind::InvalidLength {
+                            part: Part::Binary,
+                            len,
+                        },
+                    ));
+                }
+                let subtype = doc[v + 4];
+                let data = v + 5;
+                let stop = data + len as usize;
+                if stop > end {
+                    return Err(Error::new(
+                        v,
+                        ErrorKind::Overrun {
+                            part: Part::Binary,
+                            len,
+                        },
+                    ));
+                }
+                let bytes = if subtype == 0x02 {
+                    // Old binary: an inner int32 length, then the bytes it counts.
+                    need(data, 4, stop, Part::Binary)?;
+                    let inner = le_i32(doc, data);
+                    if inner != len - 4 {
+                        return Err(Error::new(
+                            data,
+                            ErrorKind::OldBinaryLength { inner, outer: len },
+                        ));
+                    }
+                    &doc[data + 4..stop]
+                } else {
+                    &doc[data..stop]
+                };
+                out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
+                write_base64(out, bytes);
+                out.extend_from_slice(&[
+                    b'"',
+                    b',',
+                    b'"',
+                    b's',
+                    b'u',
+                    b'b',
+                    b'T',
+                    b'y',
+                    b'p',
+                    b'e',
+                    b'"',
+                    b':',
+                    b'"',
+                    HEX[(subtype >> 4) as usize],
+                    HEX[(subtype & 15) as usize],
+                    b'"',
+                    b'}',
+                    b'}',
+                ]);
+                stop
+            }
+            0x06 => {
+                out.extend_from_slice(b"{\"$undefined\":true}");
+                v
+            }
+            0x07 => {
+                need(v, 12, end, Part::ObjectId)?;
+                write_oid(out, &doc[v..v + 12]);
+                v + 12
+            }
+            0x08 => {
+                need(v, 1, end, Part::Boolean)?;
+                match doc[v] {
+                    0 => out.extend_from_slice(b"false"),
+                    1 => out.extend_from_slice(b"true"),
+                    b => return Err(Error::new(v, ErrorKind::InvalidBoolean(b))),
+                }
+                v + 1
+            }
+            0x09 => {
+                need(v, 8, end, Part::Datetime)?;
+                let ms = le_i64(doc, v);
+                if RELAXED && (0..RELAXED_END_MS).contains(&ms) {
+                    out.extend_from_slice(b"{\"$date\":\"");
+                    write_iso(out, ms);
+                    out.extend_from_slice(b"\"}");
+                } else {
+                    out.extend_from_slice(b"{\"$date\":{\"$numberLong\":\"");
+                    write_i64(out, ms);
+                    out.extend_from_slice(b"\"}}");
+                }
+                v + 8
+            }
+            0x0A => {
+                out.extend_from_slice(b"null");
+                v
+            }
+            0x0B => {
+                let pattern_end = cstring_end(doc, v, end, Part::RegexPattern)?;
+                let opts = pattern_end + 1;
+                let opts_end = cstring_end(doc, opts, end, Part::RegexOptions)?;
+                out.extend_from_slice(b"{\"$regularExpression\":{\"pattern\":");
+                write_str(out, &doc[v..pattern_end], v, Part::RegexPattern)?;
+                out.extend_from_slice(b",\"options\":");
+                write_regex_options(out, &doc[opts..opts_end], opts)?;
+                out.extend_from_slice(b"}}");
+                opts_end + 1
+            }
+            0x0C => {
+                let (ns, at, id) = string_at(doc, v, end, Part::DbPointerNamespace)?;
+                need(id, 12, end, Part::DbPointerId)?;
+                out.extend_from_slice(b"{\"$dbPointer\":{\"$ref\":");
+                write_str(out, ns, at, Part::DbPointerNamespace)?;
+                out.extend_from_slice(b",\"$id\":");
+                write_oid(out, &doc[id..id + 12]);
+                out.extend_from_slice(b"}}");
+                id + 12
+            }
+            0x0D | 0x0E => {
+                let (part, open): (Part, &[u8]) = if t == 0x0D {
+                    (Part::Code, b"{\"$code\":")
+                } else {
+                    (Part::Symbol, b"{\"$symbol\":")
+                };
+                let (s, at, next) = string_at(doc, v, end, part)?;
+                out.extend_from_slice(open);
+                write_str(out, s, at, part)?;
+                out.push(b'}');
+                next
+            }
+            0x0F => {
+                need(v, 4, end, Part::CodeWithScope)?;
+                let total = le_i32(doc, v);
+                // int32 total + int32 string length + at least "\0" + a scope of 5 bytes.
+                if total < 14 {
+                    return Err(Error::new(
+                        v,
+                        ErrorKind::InvalidLength {
+                            part: Part::CodeWithScope,
+                            len: total,
+                        },
+                    ));
+                }
+                let cws_end = v + total as usize;
+                if cws_end > end {
+                    return Err(Error::new(
+                        v,
+                        ErrorKind::Overrun {
+                            part: Part::CodeWithScope,
+                            len: total,
+                        },
+                    ));
+                }
+                let (code, at, scope) = string_at(doc, v + 4, cws_end, Part::Code)?;
+                need(scope, 4, cws_end, Part::Scope)?;
+                let scope_len = le_i32(doc, scope);
+                if scope_len < 5 {
+                    return Err(Error::new(
+                        scope,
+                        ErrorKind::InvalidLength {
+                            part: Part::Scope,
+                            len: scope_len,
+                        },
+                    ));
+                }
+                if scope as i64 + scope_len as i64 != cws_end as i64 {
+                    return Err(Error::new(
+                        v,
+                        ErrorKind::CodeWithScopeLength {
+                            declared: total,
+                            actual: (scope - v) as i64 + scope_len as i64,
+                        },
+                    ));
+                }
+                out.extend_from_slice(b"{\"$code\":");
+                write_str(out, code, at, Part::Code)?;
+                out.extend_from_slice(b",\"$scope\":{");
+                stack.push(end, kind);
+                end = cws_end - 1;
+                kind = Container::Scope;
+                first = true;
+                scope + 4
+            }
+            0x10 => {
+                need(v, 4, end, Part::Int32)?;
+                let mut b = itoa::Buffer::new();
+                let n = b.format(le_i32(doc, v)).as_bytes();
+                if RELAXED {
+                    out.extend_from_slice(n);
+                } else {
+                    out.extend_from_slice(b"{\"$numberInt\":\"");
+                    out.extend_from_slice(n);
+                    out.extend_from_slice(b"\"}");
+                }
+                v + 4
+            }
+            0x11 => {
+                need(v, 8, end, Part::Timestamp)?;
+                let mut b = itoa::Buffer::new();
+                out.extend_from_slice(b"{\"$timestamp\":{\"t\":");
+                out.extend_from_slice(b.format(le_u32(doc, v + 4)).as_bytes());
+                out.extend_from_slice(b",\"i\":");
+                out.extend_from_slice(b.format(le_u32(doc, v)).as_bytes());
+                out.extend_from_slice(b"}}");
+                v + 8
+            }
+            0x12 => {
+                need(v, 8, end, Part::Int64)?;
+                let mut b = itoa::Buffer::new();
+                let n = b.format(le_i64(doc, v)).as_bytes();
+                if RELAXED {
+                    out.extend_from_slice(n);
+                } else {
+                    out.extend_from_slice(b"{\"$numberLong\":\"");
+                    out.extend_from_slice(n);
+                    out.extend_from_slice(b"\"}");
+                }
+                v + 8
+            }
+            0x13 => {
+                need(v, 16, end, Part::Decimal128)?;
+                out.extend_from_slice(b"{\"$numberDecimal\":\"");
+                write_decimal128(out, doc[v..v + 16].try_into().unwrap());
+                out.extend_from_slice(b"\"}");
+                v + 16
+            }
+            0x7F => {
+                out.extend_from_slice(b"{\"$maxKey\":1}");
+                v
+            }
+            0xFF => {
+                out.extend_from_slice(b"{\"$minKey\":1}");
+                v
+            }
+            _ => unreachable!("KNOWN_TYPE admits only the types matched above"),
+        };
+    }
+}
