@@ -11,6 +11,11 @@
 //! - [`layout`]: what a path inside a BSON set means (mongodump and ApsaraDB cloud layouts).
 //! - [`folder`]: BSON sets on disk, read in parallel.
 //! - [`detect`]: what an input is, from its bytes and layout.
+//! - [`unpack`]: physical backups (`_qp.xb`, tar of a data directory) unpacked into a folder.
+//! - [`xbstream`]: xbstream chunks (reader, reassembly rules, writer).
+//! - [`qpress`]: the qpress container, parsed by push so blocks decode in parallel.
+//! - [`quicklz`]: QuickLZ packet decoder (levels 1, 2 and 3).
+//! - [`safe_path`]: member-path validation shared by every archive reader.
 //!
 //! Readers never decide what is exported: they offer every namespace to the sink, which
 //! applies the skip rules and records why it declined.
@@ -20,3 +25,8 @@ pub mod compression;
 pub mod detect;
 pub mod folder;
 pub mod layout;
+pub mod qpress;
+pub mod quicklz;
+pub mod safe_path;
+pub mod unpack;
+pub mod xbstream;
