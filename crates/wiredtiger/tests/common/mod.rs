@@ -188,6 +188,28 @@ fn check_documents(
     assert_eq!(want_ids.len(), count, "{what}: fixture .recordids vs count");
     assert_eq!(stats.documents as usize, got.len());
     assert_eq!(stats.corrupt, 0);
+    // The tree walk saw the pages WiredTiger's own statistics walk saw.
+    let bt = &exp["btree_stats"];
+    if bt["leaf_pages"].is_u64() {
+        // WiredTiger counts the in-memory root it builds for an empty tree.
+        let internal = if stats.leaf_pages == 0 && stats.internal_pages == 0 {
+            1
+        } else {
+            stats.internal_pages
+        };
+        let pages = (stats.leaf_pages, internal, stats.overflow_pages);
+        let want = (
+            bt["leaf_pages"].as_u64().unwrap(),
+            bt["internal_pages"].as_u64().unwrap(),
+            bt["overflow_pages"].as_u64().unwrap(),
+        );
+        assert_eq!(pages, want, "{what}: (leaf, internal, overflow) pages");
+        assert_eq!(
+            stats.documents + stats.deleted + stats.prepared,
+            bt["kv_pairs"].as_u64().unwrap(),
+            "{what}: key/value pairs on disk (live + deleted)"
+        );
+    }
 
     let got_ids: Vec<&String> = got.iter().map(|(k, _)| k).collect();
     let want_ids: Vec<&String> = want_ids.iter().collect();
