@@ -1,1 +1,39 @@
-fn main() {}
+//! `bsonflow`: the command line. It parses options, tells what the input is, wires the
+//! matching reader to the export writer, draws progress and prints the end-of-run summary.
+//! All format knowledge lives in the library crates; this crate only connects them.
+
+mod cli;
+mod convert;
+mod progress;
+mod summary;
+mod unpack;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit status: everything written in full.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the run failed; no `.complete` was written.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the export is complete, but data the user asked to skip was skipped
+/// (corrupt documents under `--skip-corrupt`, missing collection files under
+/// `--skip-missing`). The summary lists what.
+pub const EXIT_SKIPPED_DATA: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(args) => convert::run(args),
+        Command::Unpack(args) => unpack::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("bsonflow: error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

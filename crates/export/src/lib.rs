@@ -1,1 +1,37 @@
-//! The Atlas-style export writer.
+//! The Atlas snapshot-export writer: the consumer end of bsonflow's pipeline.
+//!
+//! ```text
+//! source ──open(ns, meta)──▶ Exporter (DocumentSink) ── filter ──▶ CollectionExport (CollectionWriter)
+//!        ──write_document──▶ Extended JSON lines ──▶ chunk of --chunk-bytes ──▶ ChunkPool (gzip, N threads)
+//!                                                                             ──▶ <db>/<coll>/<shard>.<n>.json.gz
+//! Exporter::finish ──▶ <db>/<coll>/metadata.json for every collection ──▶ .complete (only if all complete)
+//! ```
+//!
+//! - [`Exporter`] owns the output folder, the namespace filter, the compression pool and the
+//!   run's bookkeeping; it implements [`DocumentSink`](bsonflow_model::DocumentSink), so every
+//!   reader (folders, tar streams, mongodump archives, WiredTiger trees) feeds it the same way.
+//! - [`CollectionExport`] converts each raw document to one line of Extended JSON (canonical
+//!   by default, as Atlas writes) into the current chunk; a full chunk goes to the pool, which
+//!   compresses it with libdeflate and writes it under a temporary name, renamed when complete.
+//!   Chunks in flight are bounded, so memory does not grow with the input.
+//! - [`Exporter::finish`] writes every `metadata.json`, then the [`CompleteMarker`] as
+//!   `.complete` — only when every collection was written in full — and returns the
+//!   [`RunSummary`] that the binary prints.
+//!
+//! Output is deterministic: the same documents give byte-identical files whatever the number
+//! of threads (chunk boundaries depend only on the JSON, compression only on the level).
+
+mod collection;
+mod complete;
+mod exporter;
+mod names;
+mod options;
+mod pool;
+mod summary;
+
+pub use collection::CollectionExport;
+pub use complete::{CompleteMarker, KeyValue};
+pub use exporter::{ExportError, Exporter};
+pub use names::check_name;
+pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
+pub use summary::{CollectionSummary, CorruptDocument, RunSummary};

@@ -2,8 +2,9 @@
 
 use crate::{CollectionMetadata, Namespace};
 
-/// Errors a sink returns to the reader that feeds it. The reader adds its own context (file,
-/// member, offset) and passes them on; the binary prints them.
+/// Errors a sink returns to the reader that feeds it. Their message names the namespace
+/// (and the origin and offset when a document is at fault); readers pass them on as they
+/// are, and the binary prints them.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Receives the collections a source reads.

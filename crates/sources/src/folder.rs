@@ -72,7 +72,8 @@ pub enum FolderError {
         offset: u64,
         detail: String,
     },
-    #[error("{ns}: {source}")]
+    /// The sink's own message, which names the namespace.
+    #[error("{source}")]
     Sink {
         ns: Namespace,
         #[source]

@@ -244,3 +244,165 @@ impl CollectionWriter for MemoryWriter<'_> {
         Ok(())
     }
 }
+
+/// Whether two Extended JSON texts say the same thing: same structure, keys in the same
+/// order, same strings — except that a double (`{"$numberDouble": "…"}` or a bare relaxed
+/// number with a fraction or exponent) may be spelled differently if it parses to the same
+/// value (NaN equals NaN, the sign of zero counts) and `actual` keeps a fraction or exponent.
+/// Returns a description of the first difference.
+pub fn ejson_difference(actual: &str, expected: &str) -> Option<String> {
+    let a: serde_json::Value = match serde_json::from_str(actual) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("actual is not JSON ({e}): {actual}")),
+    };
+    let e: serde_json::Value = match serde_json::from_str(expected) {
+        Ok(v) => v,
+        Err(err) => return Some(format!("expected is not JSON ({err}): {expected}")),
+    };
+    value_difference(&a, &e, "$")
+}
+
+fn double_text_ok(text: &str) -> bool {
+    text.contains(['.', 'e', 'E']) || matches!(text, "NaN" | "Infinity" | "-Infinity")
+}
+
+fn same_double(a: &str, b: &str) -> bool {
+    let parse = |s: &str| match s {
+        "NaN" | "-NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        s => s.parse::<f64>().ok(),
+    };
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => {
+            (x.is_nan() && y.is_nan()) || (x == y && x.is_sign_negative() == y.is_sign_negative())
+        }
+        _ => false,
+    }
+}
+
+fn value_difference(a: &serde_json::Value, e: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value as V;
+    match (a, e) {
+        (V::Object(am), V::Object(em)) => {
+            if let (Some(V::String(x)), Some(V::String(y)), 1, 1) = (
+                am.get("$numberDouble"),
+                em.get("$numberDouble"),
+                am.len(),
+                em.len(),
+            ) {
+                return if same_double(x, y) && double_text_ok(x) {
+                    None
+                } else {
+                    Some(format!("{at}: double {x} vs expected {y}"))
+                };
+            }
+            let ak: Vec<_> = am.keys().collect();
+            let ek: Vec<_> = em.keys().collect();
+            if ak != ek {
+                return Some(format!("{at}: keys {ak:?} vs expected {ek:?}"));
+            }
+            am.iter()
+                .zip(em.values())
+                .find_map(|((k, av), ev)| value_difference(av, ev, &format!("{at}.{k}")))
+        }
+        (V::Array(aa), V::Array(ea)) => {
+            if aa.len() != ea.len() {
+                return Some(format!("{at}: {} items vs expected {}", aa.len(), ea.len()));
+            }
+            aa.iter()
+                .zip(ea)
+                .enumerate()
+                .find_map(|(i, (av, ev))| value_difference(av, ev, &format!("{at}[{i}]")))
+        }
+        (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (xs, ys) = (x.to_string(), y.to_string());
+            if x.is_f64() && y.is_f64() && same_double(&xs, &ys) {
+                None
+            } else {
+                Some(format!("{at}: number {xs} vs expected {ys}"))
+            }
+        }
+        _ if a == e => None,
+        _ => Some(format!("{at}: {a} vs expected {e}")),
+    }
+}
+
+/// The lines of every `<shard>.<n>.json.gz` in `dir`, in chunk order (`n` numerically).
+pub fn read_chunks(dir: &Path) -> Vec<String> {
+    use std::io::Read;
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_string();
+            let n = name
+                .strip_suffix(".json.gz")?
+                .rsplit('.')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    files.sort();
+    for (i, (n, _)) in files.iter().enumerate() {
+        assert_eq!(
+            *n,
+            i as u64,
+            "chunk numbers in {} are not 0, 1, 2…",
+            dir.display()
+        );
+    }
+    let mut lines = Vec::new();
+    for (_, p) in files {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{}: the last line has no newline",
+            p.display()
+        );
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ejson_comparison_allows_double_spellings_only() {
+        assert_eq!(
+            ejson_difference(
+                r#"{"a":{"$numberDouble":"1E+06"}}"#,
+                r#"{"a": {"$numberDouble": "1000000.0"}}"#
+            ),
+            None
+        );
+        assert!(ejson_difference(
+            r#"{"a":{"$numberDouble":"1"}}"#,
+            r#"{"a":{"$numberDouble":"1.0"}}"#
+        )
+        .is_some());
+        assert!(ejson_difference(
+            r#"{"a":{"$numberDouble":"-0.0"}}"#,
+            r#"{"a":{"$numberDouble":"0.0"}}"#
+        )
+        .is_some());
+        assert_eq!(ejson_difference(r#"{"a":1.5e3}"#, r#"{"a":1500.0}"#), None);
+        assert!(ejson_difference(r#"{"a":1500}"#, r#"{"a":1500.0}"#).is_some());
+        assert!(ejson_difference(r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#).is_some());
+        assert!(ejson_difference(r#"{"a":"x"}"#, r#"{"a":"y"}"#).is_some());
+        assert_eq!(
+            ejson_difference(
+                r#"{"a":[1,{"$numberDouble":"NaN"}]}"#,
+                r#"{"a":[1,{"$numberDouble":"NaN"}]}"#
+            ),
+            None
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bsonflow",
+    version,
+    about = "Turn MongoDB backups into the export layout MongoDB Atlas writes",
+    long_about = "Turn MongoDB backups into the export layout MongoDB Atlas writes for a \
+cloud-backup snapshot: one folder per collection holding gzip'd Extended JSON chunks \
+(<shard>.<n>.json.gz, one document per line), a metadata.json per collection, and a \
+.complete marker written last.\n\n\
+Reads mongodump folders and archives, ApsaraDB for MongoDB downloads (cloud BSON packages \
+.tar.zst/.tar.gz, local logical backups .ar, physical backups _qp.xb and .tar.gz) and mongod \
+data directories — the kind of input is told by its content, not its name.",
+    after_help = "Exit status: 0 = everything written in full; 1 = the run failed (no .complete); \
+2 = bad usage; 3 = export complete but data you asked to skip was skipped (--skip-corrupt, \
+--skip-missing)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Convert a backup into an Atlas-style export.
+    #[command(long_about = "Convert a backup into an Atlas-style export.\n\n\
+INPUT may be:\n\
+  - a mongodump folder (<db>/<coll>.bson + <coll>.metadata.json, .bson.gz too) or the folder of one database;\n\
+  - an ApsaraDB cloud BSON download, unpacked (<db>/<coll>/data/<coll>_<N>_part<M>.bson) or as .tar.zst/.tar.gz;\n\
+  - a tar / tar.gz / tar.zst of either layout;\n\
+  - a mongodump --archive file, plain or gzipped (ApsaraDB's .ar);\n\
+  - a physical backup: xbstream _qp.xb, a tar(.gz) of a data directory, or a mongod data directory itself;\n\
+  - a single .bson file (give --ns db.coll, or --db with the file name as the collection).\n\n\
+Written to DIR:\n\
+  <db>/<coll>/<shard>.<n>.json.gz   gzip'd Extended JSON, one document per line, n = 0, 1, …\n\
+  <db>/<coll>/metadata.json         options, indexes, uuid (mongodump's metadata shape)\n\
+  .complete                         written last, only when every collection was written in full\n\n\
+Never exported, and listed with the reason in the summary: the admin, local and config databases, \
+system.* collections (system.js too), views, time-series collections and their system.buckets.*, \
+names containing '/'.")]
+    Convert(ConvertArgs),
+    /// Unpack a physical backup (_qp.xb, tar.gz of a data directory) into a data directory.
+    #[command(
+        long_about = "Unpack a physical backup into a mongod data directory: an xbstream \
+archive of qpress-compressed files (ApsaraDB's _qp.xb — replaces `xbstream -x` + `qpress -d`), \
+or a tar / tar.gz / tar.zst of a data directory. Every CRC-32 and Adler-32 is checked; no file is \
+ever written outside DIR."
+    )]
+    Unpack(UnpackArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Canonical Extended JSON v2 (type-preserving; what Atlas writes).
+    Canonical,
+    /// Relaxed Extended JSON v2 (plain JSON numbers and ISO dates; what mongoexport writes).
+    Relaxed,
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The backup to convert: a file or a folder (see above).
+    pub input: PathBuf,
+
+    /// Output folder (the export prefix); created if absent, must be empty if present.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Extended JSON flavour of the data files.
+    #[arg(long, value_enum, default_value = "canonical")]
+    pub format: Format,
+
+    /// Start a new chunk file once the current one holds this much uncompressed JSON
+    /// (suffixes K, M, G = KiB, MiB, GiB).
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub chunk_bytes: u64,
+
+    /// <shard> of <shard>.<n>.json.gz. Default: the replica-set name when the input knows
+    /// it (a physical backup), else "bsonflow-shard-0".
+    #[arg(long, value_name = "NAME")]
+    pub shard_name: Option<String>,
+
+    /// gzip level of the data files (0-12; libdeflate's scale, 6 = gzip's default).
+    #[arg(long, value_name = "LEVEL", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=12))]
+    pub gzip_level: u32,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Export only namespaces matching PATTERN (db.coll, '*' matches anything); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+
+    /// Skip namespaces matching PATTERN (db.coll, '*' matches anything); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// For a single .bson file: its namespace.
+    #[arg(long, value_name = "DB.COLL")]
+    pub ns: Option<String>,
+
+    /// For a single .bson file: its database (the collection is the file name).
+    #[arg(long, value_name = "DB")]
+    pub db: Option<String>,
+
+    /// Count and skip corrupt documents (reported in the summary, exit status 3) instead of
+    /// failing the run.
+    #[arg(long)]
+    pub skip_corrupt: bool,
+
+    /// Physical backups: carry on when a collection's data file is missing (reported in the
+    /// summary, exit status 3) instead of failing the run.
+    #[arg(long)]
+    pub skip_missing: bool,
+
+    /// Physical backups: where to unpack the data directory (default: a folder next to the
+    /// output folder). Removed afterwards unless --keep-scratch.
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
+
+    /// Keep the unpacked data directory of a physical backup.
+    #[arg(long)]
+    pub keep_scratch: bool,
+
+    /// Do not draw progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub marker: MarkerArgs,
+}
+
+/// Fields of the `.complete` marker.
+#[derive(Args, Debug)]
+#[command(next_help_heading = ".complete marker fields")]
+pub struct MarkerArgs {
+    /// orgId (24 hex digits in Atlas).
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub org_id: String,
+    /// orgName.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub org_name: String,
+    /// groupId (the project id).
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub group_id: String,
+    /// groupName (the project name).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub group_name: String,
+    /// clusterUniqueId.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub cluster_id: String,
+    /// clusterName (default: the input's file name).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// snapshotInitiationDate, ISO-8601 UTC (default: the start of the run).
+    #[arg(long, value_name = "DATE")]
+    pub snapshot_date: Option<String>,
+    /// A label KEY=VALUE; repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// A customData entry KEY=VALUE; repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub custom_data: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UnpackArgs {
+    /// The physical backup: an xbstream (_qp.xb) or tar / tar.gz / tar.zst file.
+    pub input: PathBuf,
+
+    /// Where to write the data directory; created if absent, must be empty if present.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Worker threads for decompression (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Do not draw progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses `16M`, `64MiB`, `1G`, `4096`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 16M or 1048576"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{text}`: unknown unit (use K, M or G)")),
+    };
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if v == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,134 @@
+//! The compression pool: threads that gzip full chunks and write them to disk.
+//!
+//! Writers hand over a chunk (its JSON bytes and where it goes) through a bounded channel,
+//! so a writer waits when every thread is busy and the queue is full: memory in flight is at
+//! most `2 × threads` chunks plus the one each open writer is filling. Each chunk is
+//! compressed whole with libdeflate into a single-member gzip file, written under a
+//! temporary name and renamed when complete. Results go back to the writer that sent the
+//! chunk, which waits for all of its own before it reports the collection finished.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use libdeflater::{CompressionLvl, Compressor};
+
+/// One chunk to compress and write.
+pub(crate) struct ChunkJob {
+    pub json: Vec<u8>,
+    pub temp_path: PathBuf,
+    pub final_path: PathBuf,
+    pub reply: Sender<ChunkDone>,
+}
+
+/// What became of a chunk.
+pub(crate) struct ChunkDone {
+    pub json_bytes: u64,
+    pub gzip_bytes: u64,
+    pub result: Result<(), String>,
+}
+
+pub(crate) struct ChunkPool {
+    jobs: Option<Sender<ChunkJob>>,
+    spare: Receiver<Vec<u8>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ChunkPool {
+    pub fn new(threads: usize, level: u32) -> Result<Self, String> {
+        let level = CompressionLvl::new(level as i32)
+            .map_err(|_| format!("gzip level {level} is not between 0 and 12"))?;
+        let threads = threads.max(1);
+        let (jobs, queue) = bounded::<ChunkJob>(threads);
+        let (give_back, spare) = bounded::<Vec<u8>>(threads * 2 + 2);
+        let workers = (0..threads)
+            .map(|i| {
+                let queue = queue.clone();
+                let give_back = give_back.clone();
+                std::thread::Builder::new()
+                    .name(format!("bsonflow-gzip-{i}"))
+                    .spawn(move || worker(queue, give_back, level))
+                    .expect("spawn a compression thread")
+            })
+            .collect();
+        Ok(ChunkPool {
+            jobs: Some(jobs),
+            spare,
+            threads: workers,
+        })
+    }
+
+    /// Queues a chunk; blocks while the queue is full.
+    pub fn submit(&self, job: ChunkJob) {
+        self.jobs
+            .as_ref()
+            .expect("pool is open")
+            .send(job)
+            .expect("compression threads are alive");
+    }
+
+    /// An empty buffer for the next chunk, reusing one a finished chunk gave back.
+    pub fn buffer(&self, capacity: usize) -> Vec<u8> {
+        match self.spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b.reserve(capacity);
+                b
+            }
+            Err(_) => Vec::with_capacity(capacity),
+        }
+    }
+}
+
+impl Drop for ChunkPool {
+    fn drop(&mut self) {
+        self.jobs.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker(queue: Receiver<ChunkJob>, give_back: Sender<Vec<u8>>, level: CompressionLvl) {
+    let mut compressor = Compressor::new(level);
+    let mut out = Vec::new();
+    for job in queue {
+        let json_bytes = job.json.len() as u64;
+        out.resize(compressor.gzip_compress_bound(job.json.len()), 0);
+        let result = compressor
+            .gzip_compress(&job.json, &mut out)
+            .map_err(|e| format!("gzip compression failed: {e:?}"))
+            .and_then(|n| {
+                write_file(&job.temp_path, &out[..n])
+                    .and_then(|()| std::fs::rename(&job.temp_path, &job.final_path))
+                    .map_err(|e| format!("{}: {e}", job.final_path.display()))
+                    .map(|()| n as u64)
+            });
+        let done = match result {
+            Ok(gzip_bytes) => ChunkDone {
+                json_bytes,
+                gzip_bytes,
+                result: Ok(()),
+            },
+            Err(e) => {
+                let _ = std::fs::remove_file(&job.temp_path);
+                ChunkDone {
+                    json_bytes,
+                    gzip_bytes: 0,
+                    result: Err(e),
+                }
+            }
+        };
+        let _ = give_back.try_send(job.json);
+        let _ = job.reply.send(done);
+        // Large compressed buffers are kept for the next chunk; nothing else accumulates.
+    }
+}
+
+fn write_file(path: &PathBuf, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(bytes)?;
+    f.flush()
+}
