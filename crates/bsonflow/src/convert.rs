@@ -12,6 +12,7 @@ use bsonflow_sources::detect::{self, InputKind};
 use bsonflow_sources::folder::{self, CollectionFiles};
 
 use crate::cli::{ConvertArgs, Format};
+use crate::physical::{self, Scratch};
 use crate::progress::Bar;
 use crate::summary::{self, Notes};
 
@@ -104,6 +105,53 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
                 exporter.record_failure(&ns, e.to_string());
             }
             (exporter, true)
+        }
+        InputKind::DataDirectory => {
+            let (dir, rs) = physical::open(&args.input)?;
+            let exporter = make_exporter(rs)?;
+            let ok = physical::export(
+                &dir,
+                &exporter,
+                args.skip_missing,
+                &mut notes,
+                &progress,
+                args.quiet,
+            );
+            (exporter, ok)
+        }
+        InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
+            let scratch = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
+            let report = physical::unpack_into(&args.input, &scratch.path, threads, args.quiet)?;
+            notes.unpacked = Some(format!(
+                "unpacked {} ({} files, {:.1} MB) into {} at {:.0} MB/s{}",
+                report.format.describe(),
+                report.files,
+                report.bytes_written as f64 / 1e6,
+                scratch.path.display(),
+                report.input_mb_per_s(),
+                if args.keep_scratch {
+                    ""
+                } else {
+                    " (removed afterwards)"
+                }
+            ));
+            notes.ignored.extend(report.skipped.iter().map(|s| {
+                (
+                    s.path.clone(),
+                    format!("{} in the archive, not created", s.kind),
+                )
+            }));
+            let (dir, rs) = physical::open(&scratch.path)?;
+            let exporter = make_exporter(rs)?;
+            let ok = physical::export(
+                &dir,
+                &exporter,
+                args.skip_missing,
+                &mut notes,
+                &progress,
+                args.quiet,
+            );
+            (exporter, ok)
         }
         InputKind::UnsupportedDataDirectory(why) => {
             bail!("{}: {why}", args.input.display())

@@ -4,6 +4,7 @@
 
 mod cli;
 mod convert;
+mod physical;
 mod progress;
 mod summary;
 mod unpack;

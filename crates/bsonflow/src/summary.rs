@@ -12,6 +12,8 @@ use crate::{EXIT_FAILED, EXIT_OK, EXIT_SKIPPED_DATA};
 pub struct Notes {
     /// The input and what it was recognised as.
     pub input: String,
+    /// What unpacking a physical backup did, when it had to.
+    pub unpacked: Option<String>,
     /// Input files or members that belong to no collection, with why.
     pub ignored: Vec<(String, String)>,
     /// Errors of the reader (per collection or for the whole input).
@@ -27,6 +29,9 @@ fn mb(bytes: u64) -> String {
 /// Prints the summary on stdout.
 pub fn print(summary: &RunSummary, notes: &Notes, elapsed: Duration, out: &Path) {
     println!("bsonflow: {} -> {}", notes.input, out.display());
+    if let Some(u) = &notes.unpacked {
+        println!("{u}");
+    }
     if !summary.collections.is_empty() {
         println!("exported:");
         let width = summary

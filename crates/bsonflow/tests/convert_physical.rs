@@ -1,0 +1,179 @@
+//! End to end: mongod data directories (real ones, and ones written by the real WiredTiger
+//! library) through `bsonflow convert`, compared with what the real library reads from them
+//! (`expected/` next to each dbpath).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// Every fixture dbpath under the shared folder: (name, dbpath, expected).
+fn fixtures() -> Option<Vec<(String, PathBuf, PathBuf)>> {
+    let mut all = Vec::new();
+    for group in ["testdata/real-dbpaths", "testdata/generated-dbpaths"] {
+        let root = shared(group)?;
+        let mut names: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("dbpath").is_dir())
+            .collect();
+        names.sort();
+        for p in names {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            all.push((name, p.join("dbpath"), p.join("expected")));
+        }
+    }
+    assert!(all.len() >= 8, "fixtures: {all:?}");
+    Some(all)
+}
+
+fn catalog(expected: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(expected.join("catalog.json")).unwrap()).unwrap()
+}
+
+/// Whether bsonflow's rules export this catalog entry.
+fn exported(c: &serde_json::Value) -> bool {
+    let db = c["db"].as_str().unwrap();
+    let coll = c["collection"].as_str().unwrap();
+    !matches!(db, "admin" | "local" | "config")
+        && !coll.starts_with("system.")
+        && !db.contains('/')
+        && !coll.contains('/')
+        && c["options"].get("timeseries").is_none()
+        && c["is_view"] != true
+}
+
+/// The export of every fixture matches the real library's reading, document for document.
+#[test]
+fn every_fixture_dbpath_exports_what_the_real_library_reads() {
+    let Some(fixtures) = fixtures() else { return };
+    for (name, dbpath, expected) in fixtures {
+        let out = tempfile::tempdir().unwrap();
+        let o = convert(&dbpath, out.path(), &["--skip-missing"]);
+        let cat = catalog(&expected);
+        let mut compared = 0;
+        let mut missing = 0;
+        for c in cat["collections"].as_array().unwrap() {
+            let db = c["db"].as_str().unwrap();
+            let coll = c["collection"].as_str().unwrap();
+            let dir = out.path().join(db).join(coll);
+            if !exported(c) {
+                assert!(!dir.exists(), "{name}: {db}.{coll} should be skipped");
+                continue;
+            }
+            if c.get("error").is_some() {
+                missing += 1;
+                assert!(!dir.exists(), "{name}: {db}.{coll} has no file");
+                continue;
+            }
+            let lines = if dir.exists() {
+                read_chunks(&dir)
+            } else {
+                panic!("{name}: {db}.{coll} was not exported:\n{}", stdout(&o))
+            };
+            let want: Vec<String> =
+                std::fs::read_to_string(expected.join(c["file"].as_str().unwrap()))
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+            assert_eq!(
+                lines.len() as u64,
+                c["count"].as_u64().unwrap(),
+                "{name}: {db}.{coll}"
+            );
+            assert_same_lines(&lines, &want, &format!("{name}: {db}.{coll}"));
+            compared += 1;
+
+            // metadata.json from the catalog: uuid as 32 hex, index specs in catalog order.
+            let meta: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("metadata.json")).unwrap()).unwrap();
+            assert_eq!(meta["collectionName"], coll, "{name}");
+            let names: Vec<_> = meta["indexes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].clone())
+                .collect();
+            let want_names: Vec<_> = c["indexes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i.get("ready").is_none_or(|r| r == true))
+                .map(|i| i["spec"]["name"].clone())
+                .collect();
+            assert_eq!(names, want_names, "{name}: {db}.{coll} indexes");
+            if let Some(uuid) = meta.get("uuid") {
+                let uuid = uuid.as_str().unwrap();
+                assert!(
+                    uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{uuid}"
+                );
+            }
+        }
+        // A catalog entry whose file is missing: reported, and with --skip-missing the rest
+        // is complete (exit 3); every other fixture converts cleanly.
+        let code = if missing > 0 { 3 } else { 0 };
+        assert_status(&o, code);
+        assert!(out.path().join(".complete").exists(), "{name}");
+        eprintln!("{name}: {compared} collections match the oracle, {missing} missing");
+    }
+}
+
+#[test]
+fn a_missing_collection_file_fails_the_run_unless_skipped() {
+    let Some(root) = shared("testdata/real-dbpaths/mongo50-pokedex/dbpath") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(&root, out.path(), &[]);
+    assert_status(&o, 1);
+    assert!(!out.path().join(".complete").exists());
+    let text = stdout(&o) + &stderr(&o);
+    assert!(
+        text.contains("pokemonsdb.pokemons") && text.contains("missing"),
+        "{text}"
+    );
+    // The other collection is still written in full.
+    assert_eq!(
+        read_chunks(&out.path().join("nest-pokemon/pokemons")).len(),
+        649
+    );
+}
+
+#[test]
+fn system_databases_views_and_time_series_are_skipped_with_reasons() {
+    let Some(root) = shared("testdata/generated-dbpaths") else {
+        return;
+    };
+    let mut seen_view = false;
+    let mut seen_ts = false;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dbpath = entry.unwrap().path().join("dbpath");
+        if !dbpath.is_dir() {
+            continue;
+        }
+        let out = tempfile::tempdir().unwrap();
+        let o = convert(&dbpath, out.path(), &[]);
+        assert_status(&o, 0);
+        for line in stdout(&o).lines() {
+            let line = line.trim();
+            if line.contains(".system.views:") {
+                assert!(line.contains("system collection"), "{line}");
+                seen_view = true;
+            }
+            if line.contains(".system.buckets.") {
+                assert!(line.contains("time-series"), "{line}");
+                seen_ts = true;
+            }
+            if line.starts_with("local.") || line.starts_with("admin.") {
+                assert!(line.contains("system database"), "{line}");
+            }
+        }
+    }
+    assert!(
+        seen_view && seen_ts,
+        "the generated fixtures hold views and time-series"
+    );
+}
