@@ -41,7 +41,7 @@ pub struct CatalogEntry {
 /// a namespace or ident).
 #[derive(Clone, Debug, PartialEq)]
 pub enum CatalogRecord {
-    Collection(CatalogEntry),
+    Collection(Box<CatalogEntry>),
     Other(Document),
 }
 
@@ -116,7 +116,7 @@ pub fn parse_record(record_id: i64, doc: Document) -> Result<CatalogRecord, Stri
     } else {
         "collection"
     };
-    Ok(CatalogRecord::Collection(CatalogEntry {
+    Ok(CatalogRecord::Collection(Box::new(CatalogEntry {
         ns,
         ident,
         metadata: CollectionMetadata {
@@ -129,7 +129,7 @@ pub fn parse_record(record_id: i64, doc: Document) -> Result<CatalogRecord, Stri
         file: PathBuf::new(),
         key_format: None,
         index_idents,
-    }))
+    })))
 }
 
 /// BSON truthiness as MongoDB's `BSONElement::trueValue`.

@@ -206,7 +206,7 @@ impl DataDir {
                         .get(&format!("file:{}.wt", entry.ident))
                         .and_then(|c| crate::config::Config::parse(c).ok())
                         .map(|c| c.get_str("key_format").unwrap_or("u").to_string());
-                    self.collections.push(entry);
+                    self.collections.push(*entry);
                 }
                 CatalogRecord::Other(doc) => self.other_records.push((id, doc)),
             }
