@@ -8,8 +8,10 @@ use anyhow::{bail, Context, Result};
 use bsonflow_ejson::Mode;
 use bsonflow_export::{CompleteMarker, ExportOptions, Exporter, KeyValue, DEFAULT_SHARD_NAME};
 use bsonflow_model::{Namespace, NamespaceFilter, NamespacePattern, Progress};
+use bsonflow_sources::archive;
 use bsonflow_sources::detect::{self, InputKind};
 use bsonflow_sources::folder::{self, CollectionFiles};
+use bsonflow_sources::tar_set::{self, TarOptions};
 
 use crate::cli::{ConvertArgs, Format};
 use crate::physical::{self, Scratch};
@@ -106,6 +108,65 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
             }
             (exporter, true)
         }
+        InputKind::MongodumpArchive(_) => {
+            let exporter = make_exporter(None)?;
+            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
+            let result = archive::export_archive_file(&args.input, &&exporter, &progress);
+            drop(bar);
+            let ok = match result {
+                Ok(report) => {
+                    notes.unpacked = Some(format!(
+                        "mongodump archive from server {} (mongodump {}), {} namespaces",
+                        or_unknown(&report.header.server_version),
+                        or_unknown(&report.header.tool_version),
+                        report.namespaces.len()
+                    ));
+                    true
+                }
+                Err(e) => {
+                    notes.errors.push(e.to_string());
+                    false
+                }
+            };
+            (exporter, ok)
+        }
+        InputKind::BsonTar(_) => {
+            let exporter = make_exporter(None)?;
+            let spill = args
+                .scratch
+                .clone()
+                .unwrap_or_else(|| parent_or_here(&args.out));
+            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
+            let result = tar_set::export_tar_file(
+                &args.input,
+                &&exporter,
+                &TarOptions::new(spill),
+                &progress,
+            );
+            drop(bar);
+            let ok = match result {
+                Ok(report) => {
+                    notes.ignored.extend(
+                        report
+                            .ignored
+                            .iter()
+                            .map(|m| (m.name.clone(), m.reason.to_string())),
+                    );
+                    let unlisted = report.ignored_count - report.ignored.len() as u64;
+                    if unlisted > 0 {
+                        notes
+                            .ignored
+                            .push((format!("{unlisted} more members"), "not listed".into()));
+                    }
+                    true
+                }
+                Err(e) => {
+                    notes.errors.push(e.to_string());
+                    false
+                }
+            };
+            (exporter, ok)
+        }
         InputKind::DataDirectory => {
             let (dir, rs) = physical::open(&args.input)?;
             let exporter = make_exporter(rs)?;
@@ -156,16 +217,27 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         InputKind::UnsupportedDataDirectory(why) => {
             bail!("{}: {why}", args.input.display())
         }
-        other => bail!(
-            "{}: {} input is not supported yet",
-            args.input.display(),
-            other.describe()
-        ),
     };
 
     let summary = exporter.finish(&marker, inputs_complete)?;
     summary::print(&summary, &notes, started.elapsed(), &args.out);
     Ok(summary::exit_code(&summary, &notes))
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() {
+        "unknown"
+    } else {
+        s
+    }
+}
+
+/// The folder that holds `path` (`.` for a bare name).
+fn parent_or_here(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn parse_patterns(texts: &[String], flag: &str) -> Result<Vec<NamespacePattern>> {

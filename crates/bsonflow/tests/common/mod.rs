@@ -1,5 +1,5 @@
 //! Helpers for the end-to-end tests of the `bsonflow` binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
