@@ -177,3 +177,61 @@ fn system_databases_views_and_time_series_are_skipped_with_reasons() {
         "the generated fixtures hold views and time-series"
     );
 }
+
+/// The physical-backup packer of the test fixtures (xbstream + qpress with the QuickLZ C
+/// library, tar with Python's tarfile), written from the published formats.
+const PACK_PY: &str = include_str!("../../../testdata/physical/pack.py");
+
+/// Each real dbpath packed as ApsaraDB ships physical backups (`_qp.xb`, `.tar.gz`)
+/// converts to exactly the export of the folder itself, and the scratch folder is removed.
+#[test]
+fn packed_physical_backups_give_the_folders_export() {
+    let Some(root) = shared("testdata/real-dbpaths") else {
+        return;
+    };
+    let Some(py) = python(&["quicklz"]) else {
+        return;
+    };
+    let mut dbpaths: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("dbpath"))
+        .filter(|p| p.is_dir())
+        .collect();
+    dbpaths.sort();
+    for (i, dbpath) in dbpaths.iter().enumerate() {
+        let work = tempfile::tempdir().unwrap();
+        let folder_out = work.path().join("from-folder");
+        let o = convert(dbpath, &folder_out, &["--skip-missing"]);
+        let code = o.status.code().unwrap();
+        assert!(code == 0 || code == 3, "{}", stderr(&o));
+        let want = tree(&folder_out);
+        for kind in ["qpxb", "targz"] {
+            let packed = work.path().join(format!("backup-{kind}"));
+            run_python(
+                &py,
+                PACK_PY,
+                &[
+                    kind,
+                    dbpath.to_str().unwrap(),
+                    packed.to_str().unwrap(),
+                    &i.to_string(),
+                ][..if kind == "qpxb" { 4 } else { 3 }],
+            );
+            let out = work.path().join(format!("from-{kind}"));
+            let scratch = work.path().join(format!("scratch-{kind}"));
+            let o = convert(
+                &packed,
+                &out,
+                &["--skip-missing", "--scratch", scratch.to_str().unwrap()],
+            );
+            assert_status(&o, code);
+            assert!(!scratch.exists(), "the scratch folder was not removed");
+            assert!(
+                tree(&out) == want,
+                "{} as {kind}: the export differs from the folder's",
+                dbpath.display()
+            );
+            assert!(out.join(".complete").exists());
+        }
+    }
+}
