@@ -314,7 +314,8 @@ fn level_2_matches_through_the_bucket_slots() {
     let mut items: Vec<_> = head.iter().map(|&b| lit(b)).collect();
     items.push((true, short.to_le_bytes()[..2].to_vec()));
     // Then a long-form match (length byte) of 20 bytes from slot 0 ("abc" at position 0).
-    let long = (h << 5) | 0x0000;
+    // Length bits 2-4 zero: the length is in the third byte. Slot 0.
+    let long = h << 5;
     let mut enc = long.to_le_bytes()[..2].to_vec();
     enc.push(20);
     items.push((true, enc));

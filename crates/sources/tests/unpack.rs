@@ -426,7 +426,10 @@ fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: &[u8]) -> tar:
     h
 }
 
-fn tar_of(entries: &[(&[u8], tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
+/// (name, type, data, link target)
+type TarEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8], &'a [u8]);
+
+fn tar_of(entries: &[TarEntry]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, kind, data, link) in entries {
         let h = raw_header(name, *kind, data.len() as u64, link);
