@@ -224,7 +224,11 @@ mod tests {
         assert_eq!(go(0.000012345), "1.2345E-05");
         assert_eq!(go(1.0001220703125), "1.0001220703125");
         assert_eq!(go(f64::MIN_POSITIVE), "2.2250738585072014E-308");
-        assert_eq!(go(2.2250738585072009e-308), "2.225073858507201E-308");
+        // The largest subnormal.
+        assert_eq!(
+            go(f64::from_bits(0x000f_ffff_ffff_ffff)),
+            "2.225073858507201E-308"
+        );
         assert_eq!(go(1e16), "1E+16");
         assert_eq!(go(123.456), "123.456");
         assert_eq!(go(1e-4 * 9.5), "0.00095");

@@ -161,6 +161,32 @@ fn error_offsets_point_at_the_problem() {
 }
 
 #[test]
+fn code_with_scope_lengths_must_agree() {
+    // total = 4 + (4 + "c\0") + empty scope (5) + one stray byte = 16, contents take 15.
+    let mut v = 16i32.to_le_bytes().to_vec();
+    v.extend_from_slice(b"\x02\x00\x00\x00c\x00\x05\x00\x00\x00\x00\x00");
+    let d = Doc::default().el(0x0f, b"f", &v).finish();
+    assert_eq!(
+        err(&d),
+        (
+            7,
+            ErrorKind::CodeWithScopeLength {
+                declared: 16,
+                actual: 15
+            }
+        )
+    );
+    // Without the stray byte it is fine.
+    let mut v = 15i32.to_le_bytes().to_vec();
+    v.extend_from_slice(b"\x02\x00\x00\x00c\x00\x05\x00\x00\x00\x00");
+    let d = Doc::default().el(0x0f, b"f", &v).finish();
+    assert_eq!(
+        json(&d, Mode::Canonical),
+        r#"{"f":{"$code":"c","$scope":{}}}"#
+    );
+}
+
+#[test]
 fn error_messages_read_well() {
     let d = Doc::default().el(0x1a, b"b", b"").finish();
     let mut out = Vec::new();
