@@ -50,6 +50,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use bson::{RawBsonRef, RawDocument};
 use bsonflow_model::{
@@ -140,15 +141,15 @@ impl ArchiveReport {
 pub enum ArchiveError {
     #[error("{archive}: {source}")]
     Open {
-        archive: String,
+        archive: Arc<str>,
         #[source]
         source: io::Error,
     },
     #[error("{archive}: not a mongodump archive: it starts with {found:02x?}, not 6d e2 99 81")]
-    BadMagic { archive: String, found: Vec<u8> },
+    BadMagic { archive: Arc<str>, found: Vec<u8> },
     #[error("{archive}: read error at {pos}{}: {source}", in_ns(.ns))]
     Read {
-        archive: String,
+        archive: Arc<str>,
         ns: Option<Namespace>,
         pos: StreamPosition,
         #[source]
@@ -156,21 +157,21 @@ pub enum ArchiveError {
     },
     #[error("{archive}: truncated at {pos}{}: {what}", in_ns(.ns))]
     Truncated {
-        archive: String,
+        archive: Arc<str>,
         ns: Option<Namespace>,
         pos: StreamPosition,
         what: String,
     },
     #[error("{archive}: corrupt archive at {pos}{}: {what}", in_ns(.ns))]
     Corrupt {
-        archive: String,
+        archive: Arc<str>,
         ns: Option<Namespace>,
         pos: StreamPosition,
         what: String,
     },
     #[error("{archive}: CRC mismatch for namespace {ns}: its EOF block at {pos} says {expected:#018x}, its documents give {computed:#018x}")]
     Crc {
-        archive: String,
+        archive: Arc<str>,
         ns: Namespace,
         pos: StreamPosition,
         expected: u64,
@@ -178,14 +179,14 @@ pub enum ArchiveError {
     },
     #[error("{archive}: metadata of {ns}: {source}")]
     Metadata {
-        archive: String,
+        archive: Arc<str>,
         ns: Namespace,
         #[source]
         source: MetadataError,
     },
     #[error("{archive}: {ns}: {source}")]
     Sink {
-        archive: String,
+        archive: Arc<str>,
         ns: Namespace,
         #[source]
         source: SinkError,
@@ -205,7 +206,7 @@ pub fn export_archive_file<S: DocumentSink>(
     sink: &S,
     progress: &Progress,
 ) -> Result<ArchiveReport, ArchiveError> {
-    let archive = path.display().to_string();
+    let archive: Arc<str> = path.display().to_string().into();
     let open_err = |source| ArchiveError::Open {
         archive: archive.clone(),
         source,
@@ -225,18 +226,18 @@ pub fn export_archive<R: Read + Send + 'static, S: DocumentSink>(
     progress: &Progress,
 ) -> Result<ArchiveReport, ArchiveError> {
     let input = PackedInput::open(reader).map_err(|source| ArchiveError::Open {
-        archive: label.to_string(),
+        archive: label.into(),
         source,
     })?;
     let mut run = Run {
-        archive: label.to_string(),
+        archive: label.into(),
         origin: match input.compression {
             Compression::None => label.to_string(),
             c => format!("{label} ({} decompressed)", c.name()),
         },
         sink,
         locator: input.locator(),
-        ticker: Ticker::new(progress, std::sync::Arc::clone(&input.compressed)),
+        ticker: Ticker::new(progress, Arc::clone(&input.compressed)),
         states: Vec::new(),
         index: HashMap::new(),
         report: ArchiveReport {
@@ -287,7 +288,7 @@ struct BlockHeader {
 }
 
 struct Run<'a, S: DocumentSink> {
-    archive: String,
+    archive: Arc<str>,
     /// The origin given to writers: offsets are in the decompressed stream.
     origin: String,
     sink: &'a S,
@@ -789,6 +790,13 @@ mod tests {
         assert_eq!(d.finalize(), 0x995D_C9BB_DF19_39FA);
         // Stored as an int64 with the same bits (alibaba-backups.md §8.3).
         assert_eq!(-7824457949569593127i64 as u64, 0x9369_F0F3_5BEC_50D9);
+    }
+
+    #[test]
+    fn errors_stay_small() {
+        // Results carry them by value: keep them under clippy's `result_large_err` bound.
+        assert!(std::mem::size_of::<ArchiveError>() < 128);
+        assert!(std::mem::size_of::<crate::tar_set::TarError>() < 128);
     }
 
     #[test]

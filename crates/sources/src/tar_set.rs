@@ -221,25 +221,25 @@ pub struct TarReport {
 pub enum TarError {
     #[error("{archive}: {source}")]
     Open {
-        archive: String,
+        archive: Arc<str>,
         #[source]
         source: io::Error,
     },
     #[error("{archive}: not a tar archive (its {} content does not start with a tar header)", compression.name())]
     NotTar {
-        archive: String,
+        archive: Arc<str>,
         compression: Compression,
     },
     #[error("{archive}: reading the tar header at {pos}: {source}")]
     Header {
-        archive: String,
+        archive: Arc<str>,
         pos: StreamPosition,
         #[source]
         source: io::Error,
     },
     #[error("{archive}: member {member}: {source} (byte {offset} of its content; {pos})")]
     Member {
-        archive: String,
+        archive: Arc<str>,
         member: String,
         offset: u64,
         pos: StreamPosition,
@@ -250,41 +250,41 @@ pub enum TarError {
         "{archive}: the input ends at {pos} without the tar end-of-archive block: it is truncated"
     )]
     Truncated {
-        archive: String,
+        archive: Arc<str>,
         pos: StreamPosition,
     },
     #[error("{archive}: after the end of the tar, at {pos}: {source}")]
     Trailer {
-        archive: String,
+        archive: Arc<str>,
         pos: StreamPosition,
         #[source]
         source: io::Error,
     },
     #[error("{archive}: member {member}: {source}")]
     Metadata {
-        archive: String,
+        archive: Arc<str>,
         member: String,
         #[source]
         source: MetadataError,
     },
     #[error("{archive}: member {member}: a metadata file larger than {METADATA_LIMIT} bytes")]
-    MetadataTooLarge { archive: String, member: String },
+    MetadataTooLarge { archive: Arc<str>, member: String },
     #[error("{archive}: {ns} is given twice: {first} and {second}")]
     Duplicate {
-        archive: String,
+        archive: Arc<str>,
         ns: Namespace,
         first: String,
         second: String,
     },
     #[error("{archive}: member {member}: {what} are not supported")]
     Unsupported {
-        archive: String,
+        archive: Arc<str>,
         member: String,
         what: String,
     },
     #[error("{archive}: {ns}{}: {source}", member.as_ref().map(|m| format!(" (member {m})")).unwrap_or_default())]
     Sink {
-        archive: String,
+        archive: Arc<str>,
         ns: Namespace,
         member: Option<String>,
         #[source]
@@ -297,7 +297,7 @@ pub enum TarError {
         source: io::Error,
     },
     #[error("{archive}: no .bson or .metadata.json members in mongodump or cloud-download layout")]
-    Empty { archive: String },
+    Empty { archive: Arc<str> },
 }
 
 /// Reads the tar (plain, gzip or zstd) at `path` into `sink`.
@@ -307,7 +307,7 @@ pub fn export_tar_file<S: DocumentSink>(
     options: &TarOptions,
     progress: &Progress,
 ) -> Result<TarReport, TarError> {
-    let archive = path.display().to_string();
+    let archive: Arc<str> = path.display().to_string().into();
     let open_err = |source| TarError::Open {
         archive: archive.clone(),
         source,
@@ -327,7 +327,7 @@ pub fn export_tar<R: Read + Send + 'static, S: DocumentSink>(
     options: &TarOptions,
     progress: &Progress,
 ) -> Result<TarReport, TarError> {
-    let archive = label.to_string();
+    let archive: Arc<str> = label.into();
     let input = PackedInput::open(reader).map_err(|source| TarError::Open {
         archive: archive.clone(),
         source,
@@ -384,7 +384,7 @@ pub fn export_tar<R: Read + Send + 'static, S: DocumentSink>(
 
 /// What names errors.
 struct Ctx {
-    archive: String,
+    archive: Arc<str>,
     locator: Locator,
 }
 

@@ -22,7 +22,7 @@ pub(crate) fn components(name: &[u8]) -> Result<Vec<&str>, IgnoreReason> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
-    if parts.iter().any(|c| *c == "..") {
+    if parts.contains(&"..") {
         return Err(IgnoreReason::ParentComponent);
     }
     Ok(parts)
