@@ -34,6 +34,9 @@ pub const BLOCK_MAGIC: u32 = 120_897;
 pub const COMPRESS_SKIP: usize = 64;
 /// Block-header flag: the checksum covers the whole block.
 pub const BLOCK_DATA_CKSUM: u8 = 0x01;
+/// The largest page WiredTiger builds (`WT_BTREE_PAGE_SIZE_MAX`, 512 MB); a bigger `mem_size`
+/// is damage, refused before allocating for it.
+pub const MAX_PAGE_SIZE: usize = 512 << 20;
 
 /// CRC-32C of `data` (check value of `"123456789"`: 0xE3069283).
 pub fn crc32c(data: &[u8]) -> u32 {
@@ -318,6 +321,11 @@ impl BlockFile {
         if mem_size < PAGE_DATA_OFFSET {
             return Err(bad(format!(
                 "page size {mem_size} is smaller than its headers"
+            )));
+        }
+        if mem_size > MAX_PAGE_SIZE {
+            return Err(bad(format!(
+                "page size {mem_size} exceeds WiredTiger's maximum of {MAX_PAGE_SIZE}"
             )));
         }
         let image = if header.flags & page_flags::COMPRESSED != 0 {
