@@ -1,1 +1,501 @@
-fn main() {}
+//! `cargo xtask bench`: end-to-end benchmarks of the release binary.
+//!
+//! It makes the datasets it needs under `bench-data/` (kept between runs), runs `bsonflow
+//! convert` on each several times, and prints a table of medians: input and output MB/s,
+//! wall and CPU time, peak RSS, and the ratio to the *compression floor* measured in the same
+//! run — bsonflow's own uncompressed JSON, split into one part per core, each part compressed
+//! by `libdeflate-gzip` at the same level in parallel. When `bsondump` is on PATH it also
+//! times `bsondump | gzip -6` on the same file.
+//!
+//! Datasets:
+//! - `events.bson`: `../shared/tools/gen_bench_bson.py events.bson <MiB> 42` (pymongo);
+//! - `dump/bench/events.bson` + metadata, packed as `dump.tar.gz` (GNU tar + gzip -6) and
+//!   `dump.tar.zst` (zstd -3);
+//! - `big.bson`: `events.bson` repeated to `--big-mib` (for the memory check: peak RSS must
+//!   not grow with the input);
+//! - `wt/`: with `--wiredtiger DBPATH`, a generated WiredTiger data directory to convert
+//!   (make one with `../shared/tools/gen_wt_dbpath.py`, see benches/README.md).
+//!
+//! Requires: python3 with pymongo, GNU tar, gzip, zstd, libdeflate-gzip
+//! (`apt-get install libdeflate-tools`), taskset.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+struct Options {
+    runs: usize,
+    mib: u64,
+    big_mib: u64,
+    wiredtiger: Option<PathBuf>,
+    level: u32,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench(parse(&args[1..])?),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L] [--wiredtiger DBPATH]\n\n\
+                 Builds datasets under bench-data/, runs the release binary on each and prints a table."
+            );
+            std::process::exit(2)
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        runs: 3,
+        mib: 256,
+        big_mib: 2048,
+        wiredtiger: None,
+        level: 6,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().context(format!("{a} needs a value"));
+        match a.as_str() {
+            "--runs" => o.runs = value()?.parse()?,
+            "--mib" => o.mib = value()?.parse()?,
+            "--big-mib" => o.big_mib = value()?.parse()?,
+            "--level" => o.level = value()?.parse()?,
+            "--wiredtiger" => o.wiredtiger = Some(PathBuf::from(value()?)),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(o)
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn sh(script: &str) -> Result<()> {
+    run(Command::new("sh").arg("-c").arg(script))
+}
+
+/// One measured run of a child process.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    wall: f64,
+    cpu: f64,
+    max_rss_kib: i64,
+}
+
+/// Runs `cmd` and measures it with `wait4` (per-child CPU time and peak RSS).
+fn measure(cmd: &mut Command) -> Result<Sample> {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain FFI call with valid out-pointers; the child is ours and not yet waited.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed().as_secs_f64();
+    if r != pid {
+        bail!("wait4 failed for {cmd:?}");
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("{cmd:?} failed (status {status})");
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Sample {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Medians of `runs` measurements; `prepare` runs before each (untimed).
+fn repeat(
+    runs: usize,
+    mut prepare: impl FnMut() -> Result<()>,
+    mut cmd: impl FnMut() -> Command,
+) -> Result<Sample> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        prepare()?;
+        samples.push(measure(&mut cmd())?);
+    }
+    Ok(Sample {
+        wall: median(samples.iter().map(|s| s.wall).collect()),
+        cpu: median(samples.iter().map(|s| s.cpu).collect()),
+        max_rss_kib: samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+    })
+}
+
+fn size(p: &Path) -> u64 {
+    fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            let path = e.path();
+            total += if path.is_dir() {
+                dir_size(&path)
+            } else {
+                size(&path)
+            };
+        }
+    }
+    total
+}
+
+/// Concatenation of every `*.json.gz` under `dir`, decompressed, in path order.
+fn uncompressed_output(dir: &Path, into: &Path) -> Result<()> {
+    sh(&format!(
+        "find '{}' -name '*.json.gz' | sort -V | xargs cat | gzip -dc > '{}'",
+        dir.display(),
+        into.display()
+    ))
+}
+
+struct Row {
+    name: String,
+    input_bytes: u64,
+    output_bytes: u64,
+    s: Sample,
+    floor: Option<f64>,
+    note: String,
+}
+
+fn bench(o: Options) -> Result<()> {
+    let root = root();
+    let data = root.join("bench-data");
+    fs::create_dir_all(&data)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    for tool in [
+        "libdeflate-gzip",
+        "tar",
+        "zstd",
+        "gzip",
+        "taskset",
+        "python3",
+    ] {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
+        {
+            bail!("{tool} is not installed (see xtask/src/main.rs for the list)");
+        }
+    }
+
+    eprintln!("building the release binary…");
+    run(Command::new("cargo")
+        .args(["build", "--release", "-p", "bsonflow"])
+        .current_dir(&root))?;
+    let bin = root.join("target/release/bsonflow");
+
+    // Datasets.
+    let events = data.join(format!("events-{}.bson", o.mib));
+    if !events.exists() {
+        eprintln!("generating {} (pymongo, seed 42)…", events.display());
+        let gen = root.join("../shared/tools/gen_bench_bson.py");
+        run(Command::new("python3")
+            .arg(&gen)
+            .arg(&events)
+            .arg(o.mib.to_string())
+            .arg("42"))?;
+    }
+    let dump = data.join(format!("dump-{}", o.mib));
+    if !dump.join("bench/events.bson").exists() {
+        fs::create_dir_all(dump.join("bench"))?;
+        fs::copy(&events, dump.join("bench/events.bson"))?;
+        fs::write(
+            dump.join("bench/events.metadata.json"),
+            r#"{"options":{},"indexes":[{"v":{"$numberInt":"2"},"key":{"_id":{"$numberInt":"1"}},"name":"_id_"}],"uuid":"00000000000000000000000000000001","collectionName":"events","type":"collection"}"#,
+        )?;
+    }
+    let tgz = data.join(format!("dump-{}.tar.gz", o.mib));
+    if !tgz.exists() {
+        eprintln!("packing {}…", tgz.display());
+        sh(&format!(
+            "cd '{}' && tar -cf - bench | gzip -6 > '{}'",
+            dump.display(),
+            tgz.display()
+        ))?;
+    }
+    let tzst = data.join(format!("dump-{}.tar.zst", o.mib));
+    if !tzst.exists() {
+        eprintln!("packing {}…", tzst.display());
+        sh(&format!(
+            "cd '{}' && tar -cf - bench | zstd -q -3 -T0 > '{}'",
+            dump.display(),
+            tzst.display()
+        ))?;
+    }
+    let big = data.join(format!("big-{}.bson", o.big_mib));
+    if o.big_mib > 0 && !big.exists() {
+        eprintln!("making {} by repeating the events file…", big.display());
+        let copies = o.big_mib.div_ceil(o.mib.max(1));
+        sh(&format!(
+            "for i in $(seq {copies}); do cat '{}'; done > '{}'",
+            events.display(),
+            big.display()
+        ))?;
+    }
+
+    let out = data.join("out");
+    let clean = || -> Result<()> {
+        let _ = fs::remove_dir_all(&out);
+        Ok(())
+    };
+    let level = o.level.to_string();
+    let convert = |input: &Path, extra: &[&str], pin_one_core: bool| {
+        let mut c = if pin_one_core {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        c.arg("convert")
+            .arg(input)
+            .arg("--out")
+            .arg(&out)
+            .args(["--quiet", "--gzip-level", &level])
+            .args(extra);
+        c
+    };
+
+    let mut rows = Vec::new();
+
+    // 1. The reference file, all cores; then the floor from its own output.
+    eprintln!("bsonflow convert events ({} runs)…", o.runs);
+    let s = repeat(o.runs, clean, || {
+        convert(&events, &["--ns", "bench.events"], false)
+    })?;
+    let json = data.join("events.json");
+    uncompressed_output(&out, &json)?;
+    let json_bytes = size(&json);
+    let parts = data.join("parts");
+    let _ = fs::remove_dir_all(&parts);
+    fs::create_dir_all(&parts)?;
+    sh(&format!(
+        "split -n l/{cores} -d '{}' '{}/part.'",
+        json.display(),
+        parts.display()
+    ))?;
+    eprintln!("floor: libdeflate-gzip -{level} on {cores} parts in parallel…");
+    let floor = repeat(
+        o.runs,
+        || Ok(()),
+        || {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!(
+            "for p in '{}'/part.*; do libdeflate-gzip -{level} -c \"$p\" > /dev/null & done; wait",
+            parts.display()
+        ));
+            c
+        },
+    )?;
+    rows.push(Row {
+        name: format!("events.bson ({} MiB), -j{cores}", o.mib),
+        input_bytes: size(&events),
+        output_bytes: dir_size(&out),
+        s,
+        floor: Some(floor.wall),
+        note: String::new(),
+    });
+
+    // 2. One thread on one core, for the scaling ratio.
+    eprintln!("bsonflow convert events, one thread on one core…");
+    let one = repeat(o.runs, clean, || {
+        convert(&events, &["--ns", "bench.events", "-j", "1"], true)
+    })?;
+    let scaling = one.wall / rows[0].s.wall;
+    rows.push(Row {
+        name: format!("events.bson ({} MiB), -j1 on one core", o.mib),
+        input_bytes: size(&events),
+        output_bytes: dir_size(&out),
+        s: one,
+        floor: None,
+        note: format!("{cores} threads are {scaling:.2}x as fast"),
+    });
+
+    // 3. Archives; and gzip decompression alone for the tar.gz target.
+    eprintln!("gzip -dc of the tar.gz alone…");
+    let gunzip = repeat(
+        o.runs,
+        || Ok(()),
+        || {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("gzip -dc '{}' > /dev/null", tgz.display()));
+            c
+        },
+    )?;
+    eprintln!("bsonflow convert of the unpacked folder…");
+    let folder = repeat(o.runs, clean, || convert(&dump, &[], false))?;
+    for (archive, what) in [(&tgz, "tar.gz"), (&tzst, "tar.zst")] {
+        eprintln!("bsonflow convert {what}…");
+        let s = repeat(o.runs, clean, || convert(archive, &[], false))?;
+        let note = if what == "tar.gz" {
+            format!(
+                "{:.2}x max(gzip -dc {:.2} s, folder {:.2} s)",
+                s.wall / gunzip.wall.max(folder.wall),
+                gunzip.wall,
+                folder.wall
+            )
+        } else {
+            String::new()
+        };
+        rows.push(Row {
+            name: format!("dump {what}"),
+            input_bytes: size(archive),
+            output_bytes: dir_size(&out),
+            s,
+            floor: None,
+            note,
+        });
+    }
+    rows.push(Row {
+        name: "dump folder".into(),
+        input_bytes: dir_size(&dump),
+        output_bytes: 0,
+        s: folder,
+        floor: None,
+        note: String::new(),
+    });
+
+    // 4. Memory: a large input must not need more memory.
+    if o.big_mib > 0 {
+        eprintln!("bsonflow convert big ({} MiB, 1 run)…", o.big_mib);
+        let s = repeat(1, clean, || convert(&big, &["--ns", "bench.big"], false))?;
+        rows.push(Row {
+            name: format!("big.bson ({} MiB)", o.big_mib),
+            input_bytes: size(&big),
+            output_bytes: dir_size(&out),
+            s,
+            floor: None,
+            note: "peak RSS must not grow with the input".into(),
+        });
+    }
+
+    // 5. WiredTiger.
+    if let Some(dbpath) = &o.wiredtiger {
+        eprintln!("bsonflow convert {} …", dbpath.display());
+        let s = repeat(o.runs, clean, || convert(dbpath, &[], false))?;
+        rows.push(Row {
+            name: "WiredTiger dbpath".into(),
+            input_bytes: dir_size(dbpath),
+            output_bytes: dir_size(&out),
+            s,
+            floor: None,
+            note: String::new(),
+        });
+    }
+
+    // 6. bsondump | gzip -6, when bsondump is installed.
+    let bsondump = Command::new("sh")
+        .arg("-c")
+        .arg("command -v bsondump")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if bsondump {
+        eprintln!("bsondump | gzip -6…");
+        let s = repeat(
+            o.runs,
+            || Ok(()),
+            || {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!(
+                    "bsondump --quiet '{}' | gzip -6 > /dev/null",
+                    events.display()
+                ));
+                c
+            },
+        )?;
+        let ratio = rows[0].s.wall / s.wall;
+        rows.push(Row {
+            name: "bsondump | gzip -6".into(),
+            input_bytes: size(&events),
+            output_bytes: 0,
+            s,
+            floor: None,
+            note: format!("bsonflow takes {ratio:.2}x its time"),
+        });
+    }
+    let _ = fs::remove_dir_all(&out);
+
+    println!(
+        "\nbsonflow benchmark — {} runs (medians), {cores} cores, gzip level {level}, {}\n",
+        o.runs,
+        chrono_free_now()
+    );
+    println!(
+        "| run | input MB/s | output MB/s | wall s | CPU s | peak RSS MiB | wall / floor | note |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in &rows {
+        let mbps = |b: u64| {
+            if b == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.0}", b as f64 / 1e6 / r.s.wall)
+            }
+        };
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {:.0} | {} | {} |",
+            r.name,
+            mbps(r.input_bytes),
+            mbps(r.output_bytes),
+            r.s.wall,
+            r.s.cpu,
+            r.s.max_rss_kib as f64 / 1024.0,
+            r.floor
+                .map(|f| format!("{:.2} (floor {f:.2} s)", r.s.wall / f))
+                .unwrap_or_else(|| "-".into()),
+            r.note
+        );
+    }
+    println!(
+        "\nfloor = libdeflate-gzip -{level} of bsonflow's own {:.0} MB of JSON split in {cores} parts, compressed in parallel",
+        json_bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// The date for the table header, from `date`.
+fn chrono_free_now() -> String {
+    Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
