@@ -17,8 +17,8 @@ fn check(name: &str) -> Option<Checked> {
     let fixture = root()?.join(name);
     let checked = check_fixture(&fixture);
     eprintln!(
-        "{name}: {} collections, {} documents",
-        checked.collections, checked.documents
+        "{name}: {} collections, {} documents, {} index entries",
+        checked.collections, checked.documents, checked.index_entries
     );
     assert!(checked.failed_collections.is_empty());
     Some(checked)

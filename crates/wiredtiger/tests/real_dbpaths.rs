@@ -17,8 +17,8 @@ fn check(name: &str) -> Option<Checked> {
     let fixture = root()?.join(name);
     let checked = check_fixture(&fixture);
     eprintln!(
-        "{name}: {} collections, {} documents, failed as expected: {:?}",
-        checked.collections, checked.documents, checked.failed_collections
+        "{name}: {} collections, {} documents, {} index entries, failed as expected: {:?}",
+        checked.collections, checked.documents, checked.index_entries, checked.failed_collections
     );
     Some(checked)
 }
