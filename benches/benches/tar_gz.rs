@@ -1,0 +1,315 @@
+//! Reading a cloud BSON download (`.tar.gz`) in one streaming pass.
+//!
+//! - `tar_gz/gunzip`: gzip decompression alone, with the decoder set up as the export sets
+//!   it up (`compression::decompress`, 1 MiB reads): the floor.
+//! - `tar_gz/export_tar`: [`export_tar`] of the same bytes into a sink that only counts
+//!   documents: decompression on its own thread, tar parsing and BSON framing on the caller.
+//! - `tar_gz/export_plain_tar`: the same tar uncompressed: parsing and framing alone.
+//!
+//! Throughput is reported in bytes of **input** (compressed for the first two); the run also
+//! prints the uncompressed rate and decompression's share of the export time. The input is
+//! generated in memory: `BSONFLOW_BENCH_TAR_MB` MiB of BSON (default 64) in the cloud layout
+//! (4 collections, 8 MiB parts), gzip level 6. Run with
+//! `cargo bench -p bsonflow-benches --bench tar_gz`.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bsonflow_model::{
+    CollectionMetadata, CollectionWriter, DocumentSink, Namespace, Progress, SinkError,
+};
+use bsonflow_sources::compression;
+use bsonflow_sources::tar_set::{export_tar, TarOptions};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Appends one BSON element header (type, name).
+fn element(out: &mut Vec<u8>, kind: u8, name: &str) {
+    out.push(kind);
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+}
+
+fn string(out: &mut Vec<u8>, name: &str, value: &str) {
+    element(out, 0x02, name);
+    out.extend_from_slice(&(value.len() as i32 + 1).to_le_bytes());
+    out.extend_from_slice(value.as_bytes());
+    out.push(0);
+}
+
+/// Wraps the elements in `body` into a document.
+fn finish(body: Vec<u8>) -> Vec<u8> {
+    let mut doc = ((body.len() + 5) as i32).to_le_bytes().to_vec();
+    doc.extend(body);
+    doc.push(0);
+    doc
+}
+
+const WORDS: [&str; 16] = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa",
+];
+
+/// A document with the texture of application data: an ObjectId, numbers, a date, short
+/// strings from a vocabulary, a nested document and an array (~250 bytes).
+fn document(rng: &mut Rng, i: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(320);
+    element(&mut b, 0x07, "_id");
+    b.extend_from_slice(&(i as u32).to_be_bytes());
+    b.extend_from_slice(&rng.next().to_le_bytes());
+    element(&mut b, 0x10, "n");
+    b.extend_from_slice(&(i as i32).to_le_bytes());
+    element(&mut b, 0x12, "total");
+    b.extend_from_slice(&((rng.next() % 1_000_000_000) as i64).to_le_bytes());
+    element(&mut b, 0x01, "price");
+    b.extend_from_slice(&((rng.next() % 100_000) as f64 / 100.0).to_le_bytes());
+    element(&mut b, 0x09, "when");
+    b.extend_from_slice(&(1_700_000_000_000i64 + i as i64 * 1000).to_le_bytes());
+    let w = |r: &mut Rng| WORDS[(r.next() % 16) as usize];
+    string(&mut b, "name", &format!("{} {}", w(rng), w(rng)));
+    string(&mut b, "status", w(rng));
+    let mut addr = Vec::new();
+    string(&mut addr, "city", w(rng));
+    string(
+        &mut addr,
+        "street",
+        &format!("{} street {}", w(rng), rng.next() % 500),
+    );
+    element(&mut addr, 0x10, "zip");
+    addr.extend_from_slice(&((rng.next() % 99_999) as i32).to_le_bytes());
+    element(&mut b, 0x03, "address");
+    b.extend(finish(addr));
+    let mut tags = Vec::new();
+    for k in 0..(rng.next() % 5) {
+        string(&mut tags, &k.to_string(), w(rng));
+    }
+    element(&mut b, 0x04, "tags");
+    b.extend(finish(tags));
+    element(&mut b, 0x08, "active");
+    b.push((rng.next() & 1) as u8);
+    finish(b)
+}
+
+/// An uncompressed tar of `mb` MiB of BSON in the cloud layout, and its document count.
+fn make_tar(mb: usize) -> (Vec<u8>, u64) {
+    const PART: usize = 8 << 20;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut builder = tar::Builder::new(Vec::with_capacity((mb + 1) << 20));
+    let mut docs = 0u64;
+    let parts = (mb << 20).div_ceil(PART);
+    for p in 0..parts {
+        let coll = format!("coll{}", p % 4);
+        let mut data = Vec::with_capacity(PART + 4096);
+        while data.len() < PART {
+            data.extend(document(&mut rng, docs));
+            docs += 1;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let name = format!("bench/{coll}/data/{coll}_0_part{}.bson", p / 4);
+        builder.append_data(&mut header, name, &data[..]).unwrap();
+    }
+    (builder.into_inner().unwrap(), docs)
+}
+
+/// A sink that only counts documents.
+#[derive(Default)]
+struct CountingSink {
+    documents: AtomicU64,
+}
+
+struct Counter<'a> {
+    sink: &'a CountingSink,
+    documents: u64,
+}
+
+impl<'a> DocumentSink for &'a CountingSink {
+    type Writer = Counter<'a>;
+
+    fn open(
+        &self,
+        _: &Namespace,
+        _: &CollectionMetadata,
+    ) -> Result<Option<Self::Writer>, SinkError> {
+        Ok(Some(Counter {
+            sink: self,
+            documents: 0,
+        }))
+    }
+
+    fn update_metadata(&self, _: &Namespace, _: &CollectionMetadata) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+impl CollectionWriter for Counter<'_> {
+    fn set_origin(&mut self, _: &str) {}
+
+    fn write_document(&mut self, doc: &[u8], _: u64) -> Result<(), SinkError> {
+        std::hint::black_box(doc);
+        self.documents += 1;
+        Ok(())
+    }
+
+    fn corrupt(&mut self, offset: u64, detail: &str) -> Result<(), SinkError> {
+        Err(format!("corrupt at {offset}: {detail}").into())
+    }
+
+    fn finish(self) -> Result<(), SinkError> {
+        self.sink
+            .documents
+            .fetch_add(self.documents, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A `Read + Send + 'static` view of shared bytes (no copy per iteration).
+struct Shared {
+    data: Arc<Vec<u8>>,
+    pos: usize,
+}
+
+impl Read for Shared {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = out.len().min(self.data.len() - self.pos);
+        out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The decoder exactly as the export runs it (`compression::decompress`: a 256 KiB buffered
+/// multi-member gzip decoder), read in 1 MiB blocks like the read-ahead thread.
+fn gunzip(data: &Arc<Vec<u8>>) -> u64 {
+    let reader = Shared {
+        data: Arc::clone(data),
+        pos: 0,
+    };
+    let (_, mut d) = compression::decompress(reader).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        match d.read(&mut buf).unwrap() {
+            0 => return total,
+            n => total += n as u64,
+        }
+    }
+}
+
+fn export(data: &Arc<Vec<u8>>, spill: &std::path::Path) -> u64 {
+    let sink = CountingSink::default();
+    let reader = Shared {
+        data: Arc::clone(data),
+        pos: 0,
+    };
+    export_tar(
+        reader,
+        "bench.tar.gz",
+        &&sink,
+        &TarOptions::new(spill),
+        &Progress::new(),
+    )
+    .unwrap();
+    sink.documents.into_inner()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let mb: usize = std::env::var("BSONFLOW_BENCH_TAR_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let started = Instant::now();
+    let (tar, docs) = make_tar(mb);
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(tar.len() / 3),
+        flate2::Compression::new(6),
+    );
+    enc.write_all(&tar).unwrap();
+    let gz = Arc::new(enc.finish().unwrap());
+    let tar = Arc::new(tar);
+    let spill = tempfile::tempdir().unwrap();
+    eprintln!(
+        "input: {} MiB of BSON, {docs} documents; tar {} bytes, tar.gz {} bytes (ratio {:.2}); generated in {:.1?}",
+        mb,
+        tar.len(),
+        gz.len(),
+        tar.len() as f64 / gz.len() as f64,
+        started.elapsed()
+    );
+    assert_eq!(export(&gz, spill.path()), docs);
+
+    let mut group = c.benchmark_group("tar_gz");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Bytes(gz.len() as u64));
+    group.bench_function("gunzip", |b| b.iter(|| gunzip(&gz)));
+    group.bench_function("export_tar", |b| b.iter(|| export(&gz, spill.path())));
+    group.throughput(Throughput::Bytes(tar.len() as u64));
+    group.bench_function("export_plain_tar", |b| {
+        b.iter(|| export(&tar, spill.path()))
+    });
+    group.finish();
+
+    // Decompression's share of the export, from a few more timed runs of each.
+    let time = |f: &dyn Fn()| {
+        median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let t_gunzip = time(&|| {
+        gunzip(&gz);
+    });
+    let t_export = time(&|| {
+        export(&gz, spill.path());
+    });
+    let t_plain = time(&|| {
+        export(&tar, spill.path());
+    });
+    let rate = |bytes: usize, t: Duration| bytes as f64 / 1e6 / t.as_secs_f64();
+    eprintln!(
+        "gunzip {:.0?}: {:.0} MB/s compressed, {:.0} MB/s uncompressed",
+        t_gunzip,
+        rate(gz.len(), t_gunzip),
+        rate(tar.len(), t_gunzip)
+    );
+    eprintln!(
+        "export_tar {:.0?}: {:.0} MB/s compressed, {:.0} MB/s uncompressed; decompression = {:.0}% of its time",
+        t_export,
+        rate(gz.len(), t_export),
+        rate(tar.len(), t_export),
+        100.0 * t_gunzip.as_secs_f64() / t_export.as_secs_f64()
+    );
+    eprintln!(
+        "export of the plain tar {:.0?}: {:.0} MB/s (parsing and framing alone)",
+        t_plain,
+        rate(tar.len(), t_plain)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
