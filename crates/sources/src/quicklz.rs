@@ -310,13 +310,19 @@ impl Decoder {
                     0 => 4,
                     low => low.trailing_zeros() as usize,
                 };
-                let Some(lit) = src.get(s..s + n) else {
-                    return Err(QuickLzError::Truncated {
-                        needed: s + n,
-                        available: src.len(),
-                    });
-                };
-                dst[d..d + n].copy_from_slice(lit);
+                // Copy four bytes whatever `n` (there is room: d + 4 < size), keep `n`.
+                match src.get(s..s + 4) {
+                    Some(lit) => dst[d..d + 4].copy_from_slice(lit),
+                    None => {
+                        let Some(lit) = src.get(s..s + n) else {
+                            return Err(QuickLzError::Truncated {
+                                needed: s + n,
+                                available: src.len(),
+                            });
+                        };
+                        dst[d..d + n].copy_from_slice(lit);
+                    }
+                }
                 d += n;
                 s += n;
                 cword >>= n;
@@ -347,11 +353,12 @@ impl Decoder {
     }
 
     /// Enters output positions `next_hash..=limit` into the level 1/2 table.
-    #[inline]
+    #[inline(always)]
     fn hash_upto<const LEVEL: u8>(&mut self, dst: &[u8], next_hash: &mut usize, limit: usize) {
-        while *next_hash <= limit {
-            let p = *next_hash;
-            let v = u32::from(dst[p]) | u32::from(dst[p + 1]) << 8 | u32::from(dst[p + 2]) << 16;
+        let mut p = *next_hash;
+        while p <= limit {
+            let b = &dst[p..p + 3];
+            let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
             if LEVEL == 1 {
                 self.table1[(((v >> 12) ^ v) & 0xfff) as usize] = p as u32;
             } else {
@@ -360,8 +367,9 @@ impl Decoder {
                 self.table2[h][(c & 3) as usize] = p as u32;
                 self.counts[h] = c.wrapping_add(1);
             }
-            *next_hash = p + 1;
+            p += 1;
         }
+        *next_hash = p;
     }
 }
 
@@ -371,10 +379,19 @@ fn corrupt(at: usize, what: &'static str) -> QuickLzError {
 
 /// Copies `len` bytes from `start` to `d` front to back, so that an overlapping source
 /// repeats the bytes (run-length encoding).
-#[inline]
+#[inline(always)]
 fn copy_match(dst: &mut [u8], start: usize, d: usize, len: usize) {
     let dist = d - start;
-    if dist >= len {
+    if dist >= 8 && d + len + 8 <= dst.len() {
+        // Eight bytes at a time; each read lies before its write, and bytes written past
+        // `d + len` are overwritten by what follows.
+        let mut i = 0;
+        while i < len {
+            let chunk: [u8; 8] = dst[start + i..start + i + 8].try_into().unwrap();
+            dst[d + i..d + i + 8].copy_from_slice(&chunk);
+            i += 8;
+        }
+    } else if dist >= len {
         dst.copy_within(start..start + len, d);
     } else {
         let mut done = 0;
