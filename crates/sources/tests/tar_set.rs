@@ -553,3 +553,63 @@ fn counts_match_the_generator() {
         .collect();
     assert_eq!(skipped.len(), 5, "{skipped:?}");
 }
+
+/// A BSON file with a hole (a 1 MiB binary of zeros that was never written).
+const SPARSE: &str = r#"
+import bson, os, sys
+d = os.path.join(sys.argv[1], "sparse", "db")
+os.makedirs(d, exist_ok=True)
+doc = bson.encode({"_id": 1, "b": bson.Binary(b"\0" * (1 << 20))})
+start = len(doc) - 1 - (1 << 20)
+with open(os.path.join(d, "holes.bson"), "wb") as f:
+    f.write(doc[:start])
+    f.seek(start + (1 << 20))
+    f.write(doc[-1:])
+    f.write(bson.encode({"_id": 2, "after": "the hole"}))
+"#;
+
+#[test]
+fn gnu_sparse_members_are_read_and_pax_sparse_members_refused() {
+    let Some(sets) = Sets::new() else {
+        return;
+    };
+    if !have_tool("tar", "--version", "GNU tar") {
+        return;
+    }
+    let root = sets.dir.path().display().to_string();
+    run_python(&sets.py, SPARSE, &[&root]);
+    let expected = folder_export(&sets.out("sparse"));
+    assert_eq!(expected.collection("db.holes").documents.len(), 2);
+    sh(&format!(
+        "tar --sparse --format=gnu -cf {root}/gnu-sparse.tar -C {root} sparse \
+         && tar --sparse --format=posix -cf {root}/pax-sparse.tar -C {root} sparse"
+    ));
+    let gnu = std::fs::read(sets.out("gnu-sparse.tar")).unwrap();
+    // Headers: sparse/, sparse/db/, then the file; type flag at byte 156 of its header.
+    let file_header = gnu
+        .chunks(512)
+        .position(|h| h.starts_with(b"sparse/db/holes.bson"))
+        .unwrap();
+    if gnu[file_header * 512 + 156] != b'S' {
+        skip::<()>("the file system reports no holes, so GNU tar wrote no sparse member");
+        return;
+    }
+    let sink = MemorySink::new();
+    export(
+        &sets.out("gnu-sparse.tar"),
+        &options(&sets.out("spill")),
+        &sink,
+    )
+    .unwrap();
+    assert_same_export(&sink, &expected, "GNU sparse member");
+    match export(
+        &sets.out("pax-sparse.tar"),
+        &options(&sets.out("spill")),
+        &MemorySink::new(),
+    ) {
+        Err(e @ TarError::Unsupported { .. }) => {
+            assert!(e.to_string().contains("sparse"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
