@@ -5,9 +5,13 @@
 //! U+2028 and U+2029 as `\u2028` / `\u2029`; everything else (including DEL, `<`, `>`, `&` and
 //! all other non-ASCII) is copied as raw UTF-8. Invalid UTF-8 is an error, never U+FFFD.
 //!
-//! Speed: the common string is short printable ASCII. [`plain_prefix`] checks 8 bytes per step
-//! with word arithmetic; only a string that has something to escape or non-ASCII bytes goes
-//! to the slow path, and only then is `simdutf8` run, over the tail that is not plain ASCII.
+//! Speed: the common string is short printable ASCII. [`plain_prefix`] finds the first byte
+//! that needs attention 16 bytes per step (SSE2 on x86_64, word arithmetic elsewhere). It scans
+//! the document bytes from the string's start onwards, not just the string: the string's 0x00
+//! terminator is itself such a byte, so the scan stops there at the latest, and short strings
+//! still get whole 16-byte loads. Short runs are then copied as fixed 16/32-byte moves (no
+//! `memcpy` call). Only a string with something to escape or with non-ASCII bytes goes to the
+//! slow path, and only then is `simdutf8` run, over the tail that is not plain ASCII.
 
 use crate::error::{Error, ErrorKind, Part};
 
@@ -39,24 +43,39 @@ static PLAIN: [bool; 256] = {
     t
 };
 
-/// Length of the leading run of `s` that needs no escaping and is ASCII.
+/// Length of the leading run of `s` that is printable ASCII other than `"` and `\` (i.e. the
+/// index of the first byte below 0x20, non-ASCII, `"` or `\`; `s.len()` if none).
 #[inline]
 pub(crate) fn plain_prefix(s: &[u8]) -> usize {
     let mut i = 0;
-    while i + 16 <= s.len() {
-        let a = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let b = u64::from_le_bytes(s[i + 8..i + 16].try_into().unwrap());
-        let (ma, mb) = (special(a), special(b));
-        if ma | mb != 0 {
-            return if ma != 0 {
-                i + (ma.trailing_zeros() / 8) as usize
-            } else {
-                i + 8 + (mb.trailing_zeros() / 8) as usize
-            };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16 bytes inside `s`
+        // (`i + 16 <= s.len()`), unaligned loads are allowed.
+        unsafe {
+            let below = _mm_set1_epi8(0x20);
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let bslash = _mm_set1_epi8(b'\\' as i8);
+            while i + 16 <= s.len() {
+                let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+                // Signed compare: bytes >= 0x80 are negative, so "< 0x20" also flags them.
+                let m = _mm_or_si128(
+                    _mm_cmplt_epi8(v, below),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                );
+                let bits = _mm_movemask_epi8(m) as u32;
+                if bits != 0 {
+                    return i + bits.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
         }
-        i += 16;
     }
-    if i + 8 <= s.len() {
+    while i + 8 <= s.len() {
         let m = special(u64::from_le_bytes(s[i..i + 8].try_into().unwrap()));
         if m != 0 {
             return i + (m.trailing_zeros() / 8) as usize;
@@ -67,6 +86,22 @@ pub(crate) fn plain_prefix(s: &[u8]) -> usize {
         i += 1;
     }
     i
+}
+
+/// Appends `src[..n]`; short runs are copied as one or two fixed 16-byte moves (reading past
+/// `n` inside `src`, then cutting `out` back), which avoids a `memcpy` call per key and string.
+#[inline(always)]
+pub(crate) fn copy_prefix(out: &mut Vec<u8>, src: &[u8], n: usize) {
+    let len = out.len();
+    if n <= 16 && src.len() >= 16 {
+        out.extend_from_slice(&src[..16]);
+        out.truncate(len + n);
+    } else if n <= 32 && src.len() >= 32 {
+        out.extend_from_slice(&src[..32]);
+        out.truncate(len + n);
+    } else {
+        out.extend_from_slice(&src[..n]);
+    }
 }
 
 /// Checks `s` (which starts at byte `offset` of the document) is UTF-8.
@@ -84,28 +119,33 @@ pub(crate) fn check_utf8(s: &[u8], offset: usize, part: Part) -> Result<(), Erro
 
 static HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes `s` as a quoted JSON string; `offset` is where `s` starts in the document (for errors).
+/// Writes the string `hay[..len]` as a quoted JSON string. `hay` must continue past the
+/// string with at least one byte that [`plain_prefix`] stops at (the string's 0x00
+/// terminator; more document bytes after it make the scan faster). `offset` is where the
+/// string starts in the document (for errors).
 #[inline]
 pub(crate) fn write_str(
     out: &mut Vec<u8>,
-    s: &[u8],
+    hay: &[u8],
+    len: usize,
     offset: usize,
     part: Part,
 ) -> Result<(), Error> {
-    let n = plain_prefix(s);
-    if n == s.len() {
-        out.reserve(s.len() + 2);
+    debug_assert!(hay.len() > len && !PLAIN[hay[len] as usize]);
+    let n = plain_prefix(hay);
+    if n >= len {
         out.push(b'"');
-        out.extend_from_slice(s);
+        copy_prefix(out, hay, len);
         out.push(b'"');
         return Ok(());
     }
     // Validate what may hold non-ASCII before writing anything of it.
+    let s = &hay[..len];
     let tail = &s[n..];
     if !tail.is_ascii() {
         check_utf8(tail, offset + n, part)?;
     }
-    out.reserve(s.len() + 8);
+    out.reserve(len + 8);
     out.push(b'"');
     out.extend_from_slice(&s[..n]);
     write_escaped_tail(out, tail);
@@ -171,8 +211,19 @@ mod tests {
     use super::*;
 
     fn esc(s: &[u8]) -> Result<String, Error> {
+        // As in a document: the string, its 0x00, then (sometimes) more bytes.
         let mut out = Vec::new();
-        write_str(&mut out, s, 0, Part::String)?;
+        for extra in [&b""[..], b"\x10more document bytes after the string"] {
+            let mut hay = s.to_vec();
+            hay.push(0);
+            hay.extend_from_slice(extra);
+            let before = out.len();
+            write_str(&mut out, &hay, s.len(), 0, Part::String)?;
+            if before > 0 {
+                assert_eq!(out[..before], out[before..], "same output whatever follows");
+                out.truncate(before);
+            }
+        }
         Ok(String::from_utf8(out).unwrap())
     }
 

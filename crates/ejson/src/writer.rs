@@ -12,7 +12,7 @@ use base64::Engine as _;
 use crate::date::{write_iso, RELAXED_END_MS};
 use crate::error::{Error, ErrorKind, Part};
 use crate::number::{write_decimal128, write_double};
-use crate::string::{check_utf8, plain_prefix, write_str};
+use crate::string::{check_utf8, copy_prefix, plain_prefix, write_str};
 
 /// What kind of container a frame is, i.e. how it is closed and what errors call it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -156,15 +156,15 @@ fn cstring_end(doc: &[u8], from: usize, end: usize, part: Part) -> Result<usize,
     }
 }
 
-/// A length-prefixed string at `at`: (its bytes without the 0x00, where they start, where the
-/// element ends).
+/// A length-prefixed string at `at`: (where its bytes start, their number without the 0x00,
+/// where the element ends).
 #[inline]
 fn string_at(
     doc: &[u8],
     at: usize,
     end: usize,
     part: Part,
-) -> Result<(&[u8], usize, usize), Error> {
+) -> Result<(usize, usize, usize), Error> {
     need(at, 4, end, part)?;
     let len = le_i32(doc, at);
     if len < 1 {
@@ -178,23 +178,25 @@ fn string_at(
     if doc[stop - 1] != 0 {
         return Err(Error::new(stop - 1, ErrorKind::UnterminatedString(part)));
     }
-    Ok((&doc[start..stop - 1], start, stop))
+    Ok((start, stop - 1 - start, stop))
 }
 
 /// Writes `"key":` for the key at `key`; returns where the value starts.
 #[inline]
 fn write_key(out: &mut Vec<u8>, doc: &[u8], key: usize, end: usize) -> Result<usize, Error> {
-    let n = plain_prefix(&doc[key..end]);
+    // The scan may run past the key: it stops at the key's 0x00 or, at the latest, at the
+    // 0x00 terminating the enclosing document (`doc[end]`).
+    let hay = &doc[key..];
+    let n = plain_prefix(hay);
     let stop = key + n;
     if stop < end && doc[stop] == 0 {
-        out.reserve(n + 3);
         out.push(b'"');
-        out.extend_from_slice(&doc[key..stop]);
+        copy_prefix(out, hay, n);
         out.extend_from_slice(b"\":");
         return Ok(stop + 1);
     }
     let nul = cstring_end(doc, stop, end, Part::Key).map_err(|e| Error::new(key, e.kind))?;
-    write_str(out, &doc[key..nul], key, Part::Key)?;
+    write_str(out, hay, nul - key, key, Part::Key)?;
     out.push(b':');
     Ok(nul + 1)
 }
@@ -222,17 +224,32 @@ fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     debug_assert_eq!(start + n, out.len());
 }
 
-/// Regex options, sorted (the spec requires alphabetical order; `mix` prints as `imx`).
-fn write_regex_options(out: &mut Vec<u8>, opts: &[u8], offset: usize) -> Result<(), Error> {
+/// Regex options (`doc[start..stop]`, followed by their 0x00), sorted: the spec requires
+/// alphabetical order (`mix` prints as `imx`).
+fn write_regex_options(
+    out: &mut Vec<u8>,
+    doc: &[u8],
+    start: usize,
+    stop: usize,
+) -> Result<(), Error> {
+    let opts = &doc[start..stop];
     if opts.len() <= 1 || opts.windows(2).all(|w| w[0] <= w[1]) {
-        return write_str(out, opts, offset, Part::RegexOptions);
+        return write_str(out, &doc[start..], opts.len(), start, Part::RegexOptions);
     }
-    check_utf8(opts, offset, Part::RegexOptions)?;
+    check_utf8(opts, start, Part::RegexOptions)?;
     let text = std::str::from_utf8(opts).expect("checked");
     let mut chars: Vec<char> = text.chars().collect();
     chars.sort_unstable();
-    let sorted: String = chars.into_iter().collect();
-    write_str(out, sorted.as_bytes(), offset, Part::RegexOptions)
+    let mut sorted = String::with_capacity(opts.len() + 1);
+    sorted.extend(chars);
+    sorted.push('\0');
+    write_str(
+        out,
+        sorted.as_bytes(),
+        opts.len(),
+        start,
+        Part::RegexOptions,
+    )
 }
 
 /// Writes one whole document; `out` may hold partial output when this fails.
@@ -321,8 +338,8 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 v + 8
             }
             0x02 => {
-                let (s, at, next) = string_at(doc, v, end, Part::String)?;
-                write_str(out, s, at, Part::String)?;
+                let (at, len, next) = string_at(doc, v, end, Part::String)?;
+                write_str(out, &doc[at..], len, at, Part::String)?;
                 next
             }
             0x03 | 0x04 => {
@@ -449,17 +466,17 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 let opts = pattern_end + 1;
                 let opts_end = cstring_end(doc, opts, end, Part::RegexOptions)?;
                 out.extend_from_slice(b"{\"$regularExpression\":{\"pattern\":");
-                write_str(out, &doc[v..pattern_end], v, Part::RegexPattern)?;
+                write_str(out, &doc[v..], pattern_end - v, v, Part::RegexPattern)?;
                 out.extend_from_slice(b",\"options\":");
-                write_regex_options(out, &doc[opts..opts_end], opts)?;
+                write_regex_options(out, doc, opts, opts_end)?;
                 out.extend_from_slice(b"}}");
                 opts_end + 1
             }
             0x0C => {
-                let (ns, at, id) = string_at(doc, v, end, Part::DbPointerNamespace)?;
+                let (at, len, id) = string_at(doc, v, end, Part::DbPointerNamespace)?;
                 need(id, 12, end, Part::DbPointerId)?;
                 out.extend_from_slice(b"{\"$dbPointer\":{\"$ref\":");
-                write_str(out, ns, at, Part::DbPointerNamespace)?;
+                write_str(out, &doc[at..], len, at, Part::DbPointerNamespace)?;
                 out.extend_from_slice(b",\"$id\":");
                 write_oid(out, &doc[id..id + 12]);
                 out.extend_from_slice(b"}}");
@@ -471,9 +488,9 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 } else {
                     (Part::Symbol, b"{\"$symbol\":")
                 };
-                let (s, at, next) = string_at(doc, v, end, part)?;
+                let (at, len, next) = string_at(doc, v, end, part)?;
                 out.extend_from_slice(open);
-                write_str(out, s, at, part)?;
+                write_str(out, &doc[at..], len, at, part)?;
                 out.push(b'}');
                 next
             }
@@ -500,7 +517,7 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                         },
                     ));
                 }
-                let (code, at, scope) = string_at(doc, v + 4, cws_end, Part::Code)?;
+                let (at, code_len, scope) = string_at(doc, v + 4, cws_end, Part::Code)?;
                 need(scope, 4, cws_end, Part::Scope)?;
                 let scope_len = le_i32(doc, scope);
                 if scope_len < 5 {
@@ -522,7 +539,7 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                     ));
                 }
                 out.extend_from_slice(b"{\"$code\":");
-                write_str(out, code, at, Part::Code)?;
+                write_str(out, &doc[at..], code_len, at, Part::Code)?;
                 out.extend_from_slice(b",\"$scope\":{");
                 stack.push(end, kind);
                 end = cws_end - 1;
