@@ -188,9 +188,10 @@ pub struct IgnoredMember {
 }
 
 /// What [`export_tar`] read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TarReport {
-    pub compression: Option<Compression>,
+    /// The input's compression, told by its first bytes.
+    pub compression: Compression,
     /// Tar members, directories included (extension headers are not members).
     pub members: u64,
     /// Namespaces offered to the sink.
@@ -361,8 +362,19 @@ pub fn export_tar<R: Read + Send + 'static, S: DocumentSink>(
         buf: Vec::new(),
         open_cloud: 0,
         report: TarReport {
-            compression: Some(compression),
-            ..TarReport::default()
+            compression,
+            members: 0,
+            collections: 0,
+            exported: 0,
+            skipped: 0,
+            documents: 0,
+            corrupt_members: 0,
+            ignored: Vec::new(),
+            ignored_count: 0,
+            spilled_parts: 0,
+            spilled_bytes: 0,
+            tar_bytes: 0,
+            input_bytes: 0,
         },
     };
     let mut tar = tar::Archive::new(io::Cursor::new(head).chain(counted));

@@ -149,7 +149,7 @@ fn check_all(
         opts.max_open_writers = max_open;
         let report = export(&b.path, &opts, &sink).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_same_export(&sink, expected, &what);
-        assert_eq!(report.compression, Some(*c), "{what}");
+        assert_eq!(report.compression, *c, "{what}");
         assert_eq!(report.documents as usize, document_count(&sink), "{what}");
         assert_eq!(
             report.exported,
@@ -324,7 +324,7 @@ fn tars_made_by_gnu_tar_gzip_and_zstd() {
         let report = export(&sets.out(file), &options(&spill), &sink)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_same_export(&sink, expected, file);
-        assert_eq!(report.compression, Some(kind), "{file}");
+        assert_eq!(report.compression, kind, "{file}");
         assert!(!spill.exists());
     }
 }
