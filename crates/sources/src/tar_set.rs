@@ -24,8 +24,23 @@
 //! by its first bytes. Names are used for classification only — output paths are made by the
 //! export writer from namespaces — and an absolute name or one with a `..` component is not
 //! even classified: it is ignored and listed with its reason, like links, devices, FIFOs and
-//! files outside the layout. GNU sparse members are read as the tar crate expands them;
-//! PAX-format sparse members (`GNU.sparse.*`) are refused.
+//! files outside the layout.
+//!
+//! What the `tar` crate (0.4) does, and what this reader adds:
+//!
+//! - every header's checksum is verified (a mismatch is an error);
+//! - GNU long names and link names (`L`, `K`) and PAX local headers (`x`: `path`, `linkpath`,
+//!   `size`) are applied to the member that follows; PAX global headers (`g`) come through
+//!   as members and are skipped here;
+//! - GNU sparse members (`S`) are expanded (holes read as zeros, as unpacking writes them);
+//!   PAX-format sparse members (`GNU.sparse.*` keys, GNU tar `--sparse --format=posix`) are
+//!   not, and the crate would hand over the raw map under a `GNUSparseFile.N/` name: they
+//!   are refused with an error;
+//! - symbolic and hard links, devices and FIFOs are plain entries; they are listed as
+//!   ignored (a hard link carries no data in the tar and is not followed);
+//! - a member cut short reads as a short member: this reader counts its bytes and turns
+//!   that into an error, and the end of the stream right after a member (no end-of-archive
+//!   block) is an error too.
 //!
 //! A file directly at the top of the tar has no database folder and is ignored. A `.bson`
 //! file one level down (`dump/oplog.bson` in a tarred `mongodump --oplog` folder) is read as
