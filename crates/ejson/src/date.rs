@@ -34,42 +34,64 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// "00" to "99".
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
 /// Writes `ms` (milliseconds since the epoch, in `0..RELAXED_END_MS`) as
 /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z`: the milliseconds as exactly three digits when non-zero,
 /// omitted when zero (the Extended JSON spec and pymongo; Go would trim trailing zeros).
 pub(crate) fn write_iso(out: &mut Vec<u8>, ms: i64) {
     debug_assert!((0..RELAXED_END_MS).contains(&ms));
     let days = ms / MS_PER_DAY;
-    let in_day = ms % MS_PER_DAY;
+    let in_day = (ms % MS_PER_DAY) as u32;
     let (year, month, day) = civil_from_days(days);
-    let secs = (in_day / 1000) as u32;
-    let millis = (in_day % 1000) as u32;
+    let secs = in_day / 1000;
+    let millis = (in_day % 1000) as usize;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let y = year as u32;
+    let y = year as usize;
+    let p = |v: usize| PAIRS[v];
+    let (y1, y2, mo, d, hh, mm, ss) = (
+        p(y / 100),
+        p(y % 100),
+        p(month as usize),
+        p(day as usize),
+        p(h as usize),
+        p(m as usize),
+        p(s as usize),
+    );
+    let ms2 = p(millis % 100);
     let mut b = [
-        b'0' + (y / 1000) as u8,
-        b'0' + (y / 100 % 10) as u8,
-        b'0' + (y / 10 % 10) as u8,
-        b'0' + (y % 10) as u8,
+        y1[0],
+        y1[1],
+        y2[0],
+        y2[1],
         b'-',
-        b'0' + (month / 10) as u8,
-        b'0' + (month % 10) as u8,
+        mo[0],
+        mo[1],
         b'-',
-        b'0' + (day / 10) as u8,
-        b'0' + (day % 10) as u8,
+        d[0],
+        d[1],
         b'T',
-        b'0' + (h / 10) as u8,
-        b'0' + (h % 10) as u8,
+        hh[0],
+        hh[1],
         b':',
-        b'0' + (m / 10) as u8,
-        b'0' + (m % 10) as u8,
+        mm[0],
+        mm[1],
         b':',
-        b'0' + (s / 10) as u8,
-        b'0' + (s % 10) as u8,
+        ss[0],
+        ss[1],
         b'.',
         b'0' + (millis / 100) as u8,
-        b'0' + (millis / 10 % 10) as u8,
-        b'0' + (millis % 10) as u8,
+        ms2[0],
+        ms2[1],
         b'Z',
     ];
     if millis == 0 {

@@ -206,11 +206,21 @@ fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(b.format(v).as_bytes());
 }
 
+/// Each byte as two lowercase hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
 fn write_oid(out: &mut Vec<u8>, oid: &[u8]) {
     let mut b = *b"{\"$oid\":\"000000000000000000000000\"}";
-    for (i, &byte) in oid.iter().enumerate() {
-        b[9 + 2 * i] = HEX[(byte >> 4) as usize];
-        b[10 + 2 * i] = HEX[(byte & 15) as usize];
+    for (i, &byte) in oid[..12].iter().enumerate() {
+        b[9 + 2 * i..11 + 2 * i].copy_from_slice(&HEX_PAIRS[byte as usize]);
     }
     out.extend_from_slice(&b);
 }
