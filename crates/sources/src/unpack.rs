@@ -249,7 +249,8 @@ pub enum UnpackError {
         available: u64,
         member: Option<String>,
     },
-    /// The decoding pipeline stopped; the real error is reported instead.
+    /// The decoding pipeline stopped. Internal: the writer's own error is always reported
+    /// instead, so callers never see this.
     #[error("unpack pipeline stopped")]
     Aborted,
 }
@@ -686,6 +687,10 @@ type Sequenced = (u64, Op);
 
 struct Pipeline {
     jobs: Option<Sender<Sequenced>>,
+    /// One token per operation allowed in flight; the writer returns a token for each
+    /// operation it has applied, so queued, decoding and reordered operations together
+    /// never exceed the initial count.
+    credits: Receiver<()>,
     seq: u64,
     workers: Vec<JoinHandle<()>>,
     writer: Option<JoinHandle<Result<Stats, UnpackError>>>,
@@ -704,6 +709,11 @@ impl Pipeline {
         let threads = ctx.options.worker_threads();
         let (jobs, job_rx) = bounded::<Sequenced>(2 * threads);
         let (result_tx, results) = bounded::<(u64, Result<Op, UnpackError>)>(2 * threads);
+        let in_flight = 4 * threads;
+        let (credit_tx, credits) = bounded::<()>(in_flight);
+        for _ in 0..in_flight {
+            credit_tx.send(()).expect("room for every token");
+        }
         let workers = (0..threads)
             .map(|i| {
                 let job_rx = job_rx.clone();
@@ -721,10 +731,11 @@ impl Pipeline {
         let guard = SpaceGuard::new(ctx.out, ctx.options);
         let writer = std::thread::Builder::new()
             .name("bsonflow-unpack-writer".into())
-            .spawn(move || write_in_order(results, label, out, guard))
+            .spawn(move || write_in_order(results, credit_tx, label, out, guard))
             .expect("spawn the writer thread");
         Pipeline {
             jobs: Some(jobs),
+            credits,
             seq: 0,
             workers,
             writer: Some(writer),
@@ -732,6 +743,8 @@ impl Pipeline {
     }
 
     fn send(&mut self, op: Op) -> Result<(), UnpackError> {
+        // The writer holds the only sender of tokens: when it stops, this fails.
+        self.credits.recv().map_err(|_| UnpackError::Aborted)?;
         let seq = self.seq;
         self.seq += 1;
         match &self.jobs {
@@ -808,6 +821,7 @@ fn decode_worker(
 
 fn write_in_order(
     results: Receiver<(u64, Result<Op, UnpackError>)>,
+    credits: Sender<()>,
     label: String,
     out: PathBuf,
     mut guard: SpaceGuard,
@@ -824,6 +838,7 @@ fn write_in_order(
             apply(
                 result?, &label, &out, &mut dir, &mut files, &mut guard, &mut stats,
             )?;
+            let _ = credits.try_send(());
         }
     }
     stats.directories = dir.directories;
