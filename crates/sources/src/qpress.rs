@@ -18,7 +18,7 @@
 //! Rules chosen:
 //!
 //! - `F` and `D` names are single path components validated by
-//!   [`safe_path::file_name`](crate::safe_path::file_name); `U` at the top level is an error.
+//!   [`safe_path::file_name`]; `U` at the top level is an error.
 //!   Paths are joined from the `D`/`U` stack and bounded like archive member paths.
 //! - The chunk size must be 1 byte … 512 MiB (qpress refuses larger ones); a packet may not
 //!   decompress to more than the chunk size nor be longer than chunk size + 400 bytes

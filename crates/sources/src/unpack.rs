@@ -24,7 +24,7 @@
 //! CRC, the CRC error is the one reported).
 //!
 //! **Never outside `out`.** Member paths (xbstream paths, qpress names, tar names) go through
-//! [`safe_path`](crate::safe_path). `out` must be empty or absent. Directories are created
+//! [`safe_path`]. `out` must be empty or absent. Directories are created
 //! one component at a time (an existing component must be a real directory, not a symlink)
 //! and files with `O_CREAT|O_EXCL|O_NOFOLLOW`, so a second member unpacking to the same
 //! path is an error ([`UnpackError::Duplicate`]), not an overwrite. Symlinks, hard links,

@@ -16,7 +16,7 @@
 //!   than the piece size is verified before any of its bytes are handed out. Skipping a
 //!   payload still reads and checks it. [`Reader::next_chunk`] does both steps at once.
 //! - [`Tracker`] applies the reassembly rules of `xbstream -x`: member paths validated by
-//!   [`safe_path`](crate::safe_path), each chunk's offset equal to the member's running
+//!   [`safe_path`], each chunk's offset equal to the member's running
 //!   offset, nothing after a member's `E` chunk, and every member ended at the end of the
 //!   stream.
 //! - [`Writer`] writes chunks from the specification (tests and benchmarks build archives with
