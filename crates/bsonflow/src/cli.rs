@@ -43,7 +43,7 @@ Written to DIR:\n\
 Never exported, and listed with the reason in the summary: the admin, local and config databases, \
 system.* collections (system.js too), views, time-series collections and their system.buckets.*, \
 names containing '/'.")]
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
     /// Unpack a physical backup (_qp.xb, tar.gz of a data directory) into a data directory.
     #[command(
         long_about = "Unpack a physical backup into a mongod data directory: an xbstream \

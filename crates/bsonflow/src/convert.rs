@@ -43,8 +43,10 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         .build_global();
     let marker = build_marker(&args)?;
     let progress = Arc::new(Progress::new());
-    let mut notes = Notes::default();
-    notes.input = format!("{} ({})", args.input.display(), kind.describe());
+    let mut notes = Notes {
+        input: format!("{} ({})", args.input.display(), kind.describe()),
+        ..Notes::default()
+    };
 
     let make_exporter = |shard_name: Option<String>| -> Result<Exporter> {
         let mut options = ExportOptions::new(&args.out);

@@ -27,7 +27,7 @@ pub const EXIT_SKIPPED_DATA: u8 = 3;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert(args) => convert::run(args),
+        Command::Convert(args) => convert::run(*args),
         Command::Unpack(args) => unpack::run(args),
     };
     match result {
