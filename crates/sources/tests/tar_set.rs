@@ -308,7 +308,7 @@ fn tars_made_by_gnu_tar_gzip_and_zstd() {
         ("b.tar", &cloud, Compression::None),
         ("b.tgz", &cloud, Compression::Gzip),
     ];
-    if have_tool("zstd", "--version", "zstd") {
+    if have_tool("zstd", "--version", "Zstandard") {
         sh(&format!(
             "tar --zstd -cf {root}/c.tar.zst -C {root}/cloud ."
         ));
