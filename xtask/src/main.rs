@@ -181,7 +181,8 @@ struct Row {
     input_bytes: u64,
     output_bytes: u64,
     s: Sample,
-    floor: Option<f64>,
+    /// (median of the per-run ratios to the floor, median floor wall time)
+    floor: Option<(f64, f64)>,
     note: String,
 }
 
@@ -292,11 +293,12 @@ fn bench(o: Options) -> Result<()> {
 
     let mut rows = Vec::new();
 
-    // 1. The reference file, all cores; then the floor from its own output.
-    eprintln!("bsonflow convert events ({} runs)…", o.runs);
-    let s = repeat(o.runs, clean, || {
-        convert(&events, &["--ns", "bench.events"], false)
-    })?;
+    // 1. The reference file, all cores, and the floor made from its own output. The two are
+    //    measured alternately, run after run, so that both see the same machine; the ratio
+    //    is the median of the per-pair ratios.
+    eprintln!("bsonflow convert events, first run (to get its output for the floor)…");
+    clean()?;
+    measure(&mut convert(&events, &["--ns", "bench.events"], false))?;
     let json = data.join("events.json");
     uncompressed_output(&out, &json)?;
     let json_bytes = size(&json);
@@ -308,79 +310,148 @@ fn bench(o: Options) -> Result<()> {
         json.display(),
         parts.display()
     ))?;
-    eprintln!("floor: libdeflate-gzip -{level} on {cores} parts in parallel…");
-    let floor = repeat(
-        o.runs,
-        || Ok(()),
-        || {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg(format!(
+    let floor_cmd = || {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(format!(
             "for p in '{}'/part.*; do libdeflate-gzip -{level} -c \"$p\" > /dev/null & done; wait",
             parts.display()
         ));
-            c
-        },
-    )?;
+        c
+    };
+    let mut ours = Vec::new();
+    let mut floors = Vec::new();
+    let mut ratios = Vec::new();
+    for i in 0..o.runs {
+        eprintln!(
+            "run {}/{}: bsonflow, then the floor (libdeflate-gzip -{level} on {cores} parts)…",
+            i + 1,
+            o.runs
+        );
+        clean()?;
+        let s = measure(&mut convert(&events, &["--ns", "bench.events"], false))?;
+        let f = measure(&mut floor_cmd())?;
+        ratios.push(s.wall / f.wall);
+        ours.push(s);
+        floors.push(f);
+    }
+    let s = Sample {
+        wall: median(ours.iter().map(|s| s.wall).collect()),
+        cpu: median(ours.iter().map(|s| s.cpu).collect()),
+        max_rss_kib: ours.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+    };
+    let floor_wall = median(floors.iter().map(|f| f.wall).collect());
+    let floor_ratio = median(ratios.clone());
     rows.push(Row {
         name: format!("events.bson ({} MiB), -j{cores}", o.mib),
         input_bytes: size(&events),
         output_bytes: dir_size(&out),
         s,
-        floor: Some(floor.wall),
-        note: String::new(),
+        floor: Some((floor_ratio, floor_wall)),
+        note: format!(
+            "per-run ratios {}",
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     });
 
-    // 2. One thread on one core, for the scaling ratio.
-    eprintln!("bsonflow convert events, one thread on one core…");
-    let one = repeat(o.runs, clean, || {
-        convert(&events, &["--ns", "bench.events", "-j", "1"], true)
-    })?;
-    let scaling = one.wall / rows[0].s.wall;
+    // 2. One thread on one core against all threads on all cores, alternately.
+    let mut ones = Vec::new();
+    let mut speedups = Vec::new();
+    for i in 0..o.runs {
+        eprintln!("run {}/{}: -j1 on one core, then -j{cores}…", i + 1, o.runs);
+        clean()?;
+        let one = measure(&mut convert(
+            &events,
+            &["--ns", "bench.events", "-j", "1"],
+            true,
+        ))?;
+        clean()?;
+        let all = measure(&mut convert(&events, &["--ns", "bench.events"], false))?;
+        speedups.push(one.wall / all.wall);
+        ones.push(one);
+    }
+    let one = Sample {
+        wall: median(ones.iter().map(|s| s.wall).collect()),
+        cpu: median(ones.iter().map(|s| s.cpu).collect()),
+        max_rss_kib: ones.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+    };
     rows.push(Row {
         name: format!("events.bson ({} MiB), -j1 on one core", o.mib),
         input_bytes: size(&events),
         output_bytes: dir_size(&out),
         s: one,
         floor: None,
-        note: format!("{cores} threads are {scaling:.2}x as fast"),
+        note: format!(
+            "-j{cores} is {:.2}x as fast (median of per-run ratios {})",
+            median(speedups.clone()),
+            speedups
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     });
 
-    // 3. Archives; and gzip decompression alone for the tar.gz target.
-    eprintln!("gzip -dc of the tar.gz alone…");
-    let gunzip = repeat(
-        o.runs,
-        || Ok(()),
-        || {
-            let mut c = Command::new("sh");
-            c.arg("-c")
-                .arg(format!("gzip -dc '{}' > /dev/null", tgz.display()));
-            c
-        },
-    )?;
-    eprintln!("bsonflow convert of the unpacked folder…");
-    let folder = repeat(o.runs, clean, || convert(&dump, &[], false))?;
-    for (archive, what) in [(&tgz, "tar.gz"), (&tzst, "tar.zst")] {
-        eprintln!("bsonflow convert {what}…");
-        let s = repeat(o.runs, clean, || convert(archive, &[], false))?;
-        let note = if what == "tar.gz" {
-            format!(
-                "{:.2}x max(gzip -dc {:.2} s, folder {:.2} s)",
-                s.wall / gunzip.wall.max(folder.wall),
-                gunzip.wall,
-                folder.wall
-            )
-        } else {
-            String::new()
-        };
-        rows.push(Row {
-            name: format!("dump {what}"),
-            input_bytes: size(archive),
-            output_bytes: dir_size(&out),
-            s,
-            floor: None,
-            note,
-        });
+    // 3. Archives. For the tar.gz target, gzip decompression alone, the folder's conversion
+    //    and the tar.gz conversion are measured one after the other in each run.
+    let (mut gz, mut fo, mut tg, mut targets) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..o.runs {
+        eprintln!(
+            "run {}/{}: gzip -dc alone, the folder, the tar.gz…",
+            i + 1,
+            o.runs
+        );
+        let g = measure(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("gzip -dc '{}' > /dev/null", tgz.display())),
+        )?;
+        clean()?;
+        let f = measure(&mut convert(&dump, &[], false))?;
+        clean()?;
+        let t = measure(&mut convert(&tgz, &[], false))?;
+        targets.push(t.wall / g.wall.max(f.wall));
+        gz.push(g);
+        fo.push(f);
+        tg.push(t);
     }
+    let med = |v: &[Sample]| Sample {
+        wall: median(v.iter().map(|s| s.wall).collect()),
+        cpu: median(v.iter().map(|s| s.cpu).collect()),
+        max_rss_kib: v.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+    };
+    let (gunzip, folder) = (med(&gz), med(&fo));
+    rows.push(Row {
+        name: "dump tar.gz".into(),
+        input_bytes: size(&tgz),
+        output_bytes: dir_size(&out),
+        s: med(&tg),
+        floor: None,
+        note: format!(
+            "{:.2}x max(gzip -dc {:.2} s, folder {:.2} s) (median of per-run ratios {})",
+            median(targets.clone()),
+            gunzip.wall,
+            folder.wall,
+            targets
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
+    eprintln!("bsonflow convert tar.zst…");
+    let s = repeat(o.runs, clean, || convert(&tzst, &[], false))?;
+    rows.push(Row {
+        name: "dump tar.zst".into(),
+        input_bytes: size(&tzst),
+        output_bytes: dir_size(&out),
+        s,
+        floor: None,
+        note: String::new(),
+    });
     rows.push(Row {
         name: "dump folder".into(),
         input_bytes: dir_size(&dump),
@@ -477,7 +548,7 @@ fn bench(o: Options) -> Result<()> {
             r.s.cpu,
             r.s.max_rss_kib as f64 / 1024.0,
             r.floor
-                .map(|f| format!("{:.2} (floor {f:.2} s)", r.s.wall / f))
+                .map(|(ratio, f)| format!("{ratio:.2} (floor {f:.2} s)"))
                 .unwrap_or_else(|| "-".into()),
             r.note
         );
