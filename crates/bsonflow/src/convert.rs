@@ -67,6 +67,21 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         Ok(Exporter::new(options)?)
     };
 
+    // A data directory: its replica-set name is the default shard name.
+    let convert_data_dir = |path: &Path, notes: &mut Notes| -> Result<(Exporter, bool)> {
+        let (dir, rs) = physical::open(path)?;
+        let exporter = make_exporter(rs)?;
+        let ok = physical::export(
+            &dir,
+            &exporter,
+            args.skip_missing,
+            notes,
+            &progress,
+            args.quiet,
+        );
+        Ok((exporter, ok))
+    };
+
     let (exporter, inputs_complete) = match &kind {
         InputKind::BsonFolder => {
             let set = folder::scan(&args.input)?;
@@ -169,19 +184,7 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
             };
             (exporter, ok)
         }
-        InputKind::DataDirectory => {
-            let (dir, rs) = physical::open(&args.input)?;
-            let exporter = make_exporter(rs)?;
-            let ok = physical::export(
-                &dir,
-                &exporter,
-                args.skip_missing,
-                &mut notes,
-                &progress,
-                args.quiet,
-            );
-            (exporter, ok)
-        }
+        InputKind::DataDirectory => convert_data_dir(&args.input, &mut notes)?,
         InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
             let scratch = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
             let report = physical::unpack_into(&args.input, &scratch.path, threads, args.quiet)?;
@@ -204,17 +207,7 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
                     format!("{} in the archive, not created", s.kind),
                 )
             }));
-            let (dir, rs) = physical::open(&scratch.path)?;
-            let exporter = make_exporter(rs)?;
-            let ok = physical::export(
-                &dir,
-                &exporter,
-                args.skip_missing,
-                &mut notes,
-                &progress,
-                args.quiet,
-            );
-            (exporter, ok)
+            convert_data_dir(&scratch.path, &mut notes)?
         }
         InputKind::UnsupportedDataDirectory(why) => {
             bail!("{}: {why}", args.input.display())

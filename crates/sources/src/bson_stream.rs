@@ -120,8 +120,10 @@ impl<'a> Iterator for SliceDocuments<'a> {
     }
 }
 
-/// Reads documents one at a time from a `Read`, with one reusable buffer.
-pub struct DocumentReader<R> {
+/// A reusable buffer over a `Read` that hands out contiguous runs of bytes: what every reader
+/// of length-prefixed items needs (BSON streams here, mongodump archive items). A run stays
+/// valid until the next call; the buffer grows only for an item larger than itself.
+pub struct RefillBuffer<R> {
     reader: R,
     buf: Vec<u8>,
     start: usize,
@@ -129,6 +131,66 @@ pub struct DocumentReader<R> {
     /// Stream offset of `buf[start]`.
     offset: u64,
     eof: bool,
+}
+
+impl<R: Read> RefillBuffer<R> {
+    pub fn new(reader: R) -> Self {
+        RefillBuffer {
+            reader,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        }
+    }
+
+    /// Stream offset of the first byte not yet taken.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Makes at least `n` bytes available unless the stream ends first, and returns what is
+    /// available. A read error comes with the stream offset it happened at.
+    pub fn fill(&mut self, n: usize) -> Result<&[u8], (u64, io::Error)> {
+        while self.end - self.start < n && !self.eof {
+            if self.start + n > self.buf.len() {
+                // Move what is left to the front, growing for a large item.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if n > self.buf.len() {
+                    self.buf.resize(n.next_power_of_two(), 0);
+                }
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((self.offset + (self.end - self.start) as u64, e)),
+            }
+        }
+        Ok(&self.buf[self.start..self.end])
+    }
+
+    /// The bytes available now, without reading.
+    pub fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Takes the next `n` available bytes (at most what [`fill`](Self::fill) made available).
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.end - self.start);
+        let run = &self.buf[self.start..self.start + n];
+        self.start += n;
+        self.offset += n as u64;
+        run
+    }
+}
+
+/// Reads documents one at a time from a `Read`, with one reusable buffer.
+pub struct DocumentReader<R> {
+    buf: RefillBuffer<R>,
 }
 
 /// What can go wrong reading a stream of documents.
@@ -149,66 +211,31 @@ pub enum StreamError {
 impl<R: Read> DocumentReader<R> {
     pub fn new(reader: R) -> Self {
         DocumentReader {
-            reader,
-            buf: vec![0; 256 * 1024],
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
+            buf: RefillBuffer::new(reader),
         }
     }
 
     /// Offset of the next document in the stream.
     pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// Makes at least `n` bytes available from `start`, unless the stream ends first.
-    fn fill(&mut self, n: usize) -> Result<(), StreamError> {
-        while self.end - self.start < n && !self.eof {
-            if self.start + n > self.buf.len() {
-                // Move what is left to the front, growing for a large document.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if n > self.buf.len() {
-                    self.buf.resize(n.next_power_of_two(), 0);
-                }
-            }
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(StreamError::Io {
-                        offset: self.offset + (self.end - self.start) as u64,
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(())
+        self.buf.offset()
     }
 
     /// The next document and its offset; `Ok(None)` at a clean end of stream.
     pub fn next_document(&mut self) -> Result<Option<(u64, &[u8])>, StreamError> {
-        self.fill(4)?;
-        if self.start == self.end {
+        let io = |(offset, source)| StreamError::Io { offset, source };
+        let offset = self.buf.offset();
+        let head = self.buf.fill(4).map_err(io)?;
+        if head.is_empty() {
             return Ok(None);
         }
-        let available = self.end - self.start;
-        if available >= 4 {
-            let len = i32::from_le_bytes(self.buf[self.start..self.start + 4].try_into().unwrap());
+        if head.len() >= 4 {
+            let len = i32::from_le_bytes(head[..4].try_into().unwrap());
             if (5..=MAX_DOCUMENT_BYTES as i32).contains(&len) {
-                self.fill(len as usize)?;
+                self.buf.fill(len as usize).map_err(io)?;
             }
         }
-        let offset = self.offset;
-        let len = frame_len(&self.buf[self.start..self.end], offset)?;
-        let doc = &self.buf[self.start..self.start + len];
-        self.start += len;
-        self.offset += len as u64;
-        Ok(Some((offset, doc)))
+        let len = frame_len(self.buf.available(), offset)?;
+        Ok(Some((offset, self.buf.take(len))))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use crate::bson_stream::MAX_DOCUMENT_BYTES;
+use crate::bson_stream::{RefillBuffer, MAX_DOCUMENT_BYTES};
 
 /// The four bytes that end every block.
 pub(crate) const TERMINATOR: [u8; 4] = [0xff; 4];
@@ -54,73 +54,38 @@ impl ItemError {
 
 /// Reads items one at a time; the slice of the last item stays valid until the next call.
 pub(crate) struct ItemReader<R> {
-    reader: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// Stream offset of `buf[start]`.
-    offset: u64,
-    eof: bool,
+    buf: RefillBuffer<R>,
 }
 
 impl<R: Read> ItemReader<R> {
     pub fn new(reader: R) -> Self {
         ItemReader {
-            reader,
-            buf: vec![0; 256 * 1024],
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
+            buf: RefillBuffer::new(reader),
         }
     }
 
     /// Offset of the next item in the stream.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.buf.offset()
     }
 
-    /// Makes `n` bytes available from `start` unless the stream ends first.
-    fn fill(&mut self, n: usize) -> Result<(), ItemError> {
-        while self.end - self.start < n && !self.eof {
-            if self.start + n > self.buf.len() {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if n > self.buf.len() {
-                    self.buf.resize(n.next_power_of_two(), 0);
-                }
-            }
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(ItemError::Io {
-                        offset: self.offset + (self.end - self.start) as u64,
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(())
+    fn fill(&mut self, n: usize) -> Result<usize, ItemError> {
+        self.buf
+            .fill(n)
+            .map(<[u8]>::len)
+            .map_err(|(offset, source)| ItemError::Io { offset, source })
     }
 
     /// Up to `n` raw bytes (the magic number); fewer only at the end of the stream.
     pub fn raw(&mut self, n: usize) -> Result<Vec<u8>, ItemError> {
         self.fill(n)?;
-        let take = n.min(self.end - self.start);
-        let out = self.buf[self.start..self.start + take].to_vec();
-        self.start += take;
-        self.offset += take as u64;
-        Ok(out)
+        Ok(self.buf.take(n).to_vec())
     }
 
     /// The next item and the offset it starts at.
     pub fn next_item(&mut self) -> Result<(u64, Item<'_>), ItemError> {
-        let offset = self.offset;
-        self.fill(4)?;
-        let available = self.end - self.start;
+        let offset = self.buf.offset();
+        let available = self.fill(4)?;
         if available == 0 {
             return Ok((offset, Item::End));
         }
@@ -131,10 +96,9 @@ impl<R: Read> ItemReader<R> {
                 available,
             });
         }
-        let head: [u8; 4] = self.buf[self.start..self.start + 4].try_into().unwrap();
+        let head: [u8; 4] = self.buf.available()[..4].try_into().unwrap();
         if head == TERMINATOR {
-            self.start += 4;
-            self.offset += 4;
+            self.buf.take(4);
             return Ok((offset, Item::Terminator));
         }
         let len = i32::from_le_bytes(head);
@@ -142,8 +106,7 @@ impl<R: Read> ItemReader<R> {
             return Err(ItemError::BadLength { offset, len });
         }
         let len = len as usize;
-        self.fill(len)?;
-        let available = self.end - self.start;
+        let available = self.fill(len)?;
         if available < len {
             return Err(ItemError::Truncated {
                 offset,
@@ -151,9 +114,7 @@ impl<R: Read> ItemReader<R> {
                 available,
             });
         }
-        let doc = &self.buf[self.start..self.start + len];
-        self.start += len;
-        self.offset += len as u64;
+        let doc = self.buf.take(len);
         let item = if doc[len - 1] == 0 {
             Item::Document(doc)
         } else {
