@@ -17,23 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bsonflow_benches::Rng;
 use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Namespace, Progress, SinkError,
 };
 use bsonflow_sources::compression;
 use bsonflow_sources::tar_set::{export_tar, TarOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Appends one BSON element header (type, name).
 fn element(out: &mut Vec<u8>, kind: u8, name: &str) {
@@ -68,16 +58,16 @@ fn document(rng: &mut Rng, i: u64) -> Vec<u8> {
     let mut b = Vec::with_capacity(320);
     element(&mut b, 0x07, "_id");
     b.extend_from_slice(&(i as u32).to_be_bytes());
-    b.extend_from_slice(&rng.next().to_le_bytes());
+    b.extend_from_slice(&rng.next_u64().to_le_bytes());
     element(&mut b, 0x10, "n");
     b.extend_from_slice(&(i as i32).to_le_bytes());
     element(&mut b, 0x12, "total");
-    b.extend_from_slice(&((rng.next() % 1_000_000_000) as i64).to_le_bytes());
+    b.extend_from_slice(&((rng.next_u64() % 1_000_000_000) as i64).to_le_bytes());
     element(&mut b, 0x01, "price");
-    b.extend_from_slice(&((rng.next() % 100_000) as f64 / 100.0).to_le_bytes());
+    b.extend_from_slice(&((rng.next_u64() % 100_000) as f64 / 100.0).to_le_bytes());
     element(&mut b, 0x09, "when");
     b.extend_from_slice(&(1_700_000_000_000i64 + i as i64 * 1000).to_le_bytes());
-    let w = |r: &mut Rng| WORDS[(r.next() % 16) as usize];
+    let w = |r: &mut Rng| WORDS[(r.next_u64() % 16) as usize];
     string(&mut b, "name", &format!("{} {}", w(rng), w(rng)));
     string(&mut b, "status", w(rng));
     let mut addr = Vec::new();
@@ -85,20 +75,20 @@ fn document(rng: &mut Rng, i: u64) -> Vec<u8> {
     string(
         &mut addr,
         "street",
-        &format!("{} street {}", w(rng), rng.next() % 500),
+        &format!("{} street {}", w(rng), rng.next_u64() % 500),
     );
     element(&mut addr, 0x10, "zip");
-    addr.extend_from_slice(&((rng.next() % 99_999) as i32).to_le_bytes());
+    addr.extend_from_slice(&((rng.next_u64() % 99_999) as i32).to_le_bytes());
     element(&mut b, 0x03, "address");
     b.extend(finish(addr));
     let mut tags = Vec::new();
-    for k in 0..(rng.next() % 5) {
+    for k in 0..(rng.next_u64() % 5) {
         string(&mut tags, &k.to_string(), w(rng));
     }
     element(&mut b, 0x04, "tags");
     b.extend(finish(tags));
     element(&mut b, 0x08, "active");
-    b.push((rng.next() & 1) as u8);
+    b.push((rng.next_u64() & 1) as u8);
     finish(b)
 }
 

@@ -24,23 +24,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bsonflow_benches::Rng;
 use bsonflow_model::Progress;
 use bsonflow_sources::qpress;
 use bsonflow_sources::quicklz::Decoder;
 use bsonflow_sources::unpack::{unpack_file, UnpackOptions};
 use bsonflow_sources::xbstream;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Bytes with the texture of WiredTiger files: 4 KiB pages of BSON-like documents (repeated
 /// field names, counters, short strings), some incompressible runs (snappy-compressed
@@ -54,18 +44,18 @@ fn wiredtiger_like(n: usize, seed: u64) -> Vec<u8> {
     let mut id = 0u64;
     while out.len() < n {
         let page_start = out.len();
-        let kind = rng.next() % 10;
+        let kind = rng.next_u64() % 10;
         if kind < 3 {
             // A "compressed" page: random bytes.
-            out.extend((0..4096).map(|_| rng.next() as u8));
+            out.extend((0..4096).map(|_| rng.next_u64() as u8));
             continue;
         }
         while out.len() - page_start < 3600 {
-            let w = words[(rng.next() % 8) as usize];
+            let w = words[(rng.next_u64() % 8) as usize];
             let doc = format!(
                 "\u{2}_id\u{0}{id:016x}\u{10}qty\u{0}{}\u{2}name\u{0}{w}-{}\u{8}ok\u{0}\u{1}",
-                rng.next() % 1000,
-                rng.next() % 50
+                rng.next_u64() % 1000,
+                rng.next_u64() % 50
             );
             out.extend_from_slice(&(doc.len() as u32 + 5).to_le_bytes());
             out.extend_from_slice(doc.as_bytes());
