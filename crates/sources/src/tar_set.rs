@@ -913,22 +913,17 @@ impl<'a, S: DocumentSink> Run<'a, S> {
                     .map_err(|e| self.ctx.sink_err(ns, None, e))?;
             }
             if let Slot::Open(_) = coll.writer {
-                let Slot::Open(mut w) = std::mem::replace(&mut coll.writer, Slot::Finished) else {
+                let Slot::Open(w) = std::mem::replace(&mut coll.writer, Slot::Finished) else {
                     unreachable!()
                 };
-                if let Some(parts) = coll.parts.as_mut() {
-                    for (_, spilled) in std::mem::take(&mut parts.waiting) {
-                        replay(
-                            &self.ctx,
-                            &mut self.ticker,
-                            &mut self.report,
-                            ns,
-                            spilled,
-                            &mut w,
-                        )?;
-                    }
-                }
-                w.finish().map_err(|e| self.ctx.sink_err(ns, None, e))?;
+                finish_with_spills(
+                    &self.ctx,
+                    &mut self.ticker,
+                    &mut self.report,
+                    ns,
+                    coll.parts.as_mut(),
+                    w,
+                )?;
                 self.open_cloud -= 1;
                 self.report.exported += 1;
             }
@@ -942,7 +937,7 @@ impl<'a, S: DocumentSink> Run<'a, S> {
             }
             let meta = coll.current_metadata();
             self.report.collections += 1;
-            let Some(mut w) = self
+            let Some(w) = self
                 .sink
                 .open(ns, &meta)
                 .map_err(|e| self.ctx.sink_err(ns, None, e))?
@@ -952,19 +947,14 @@ impl<'a, S: DocumentSink> Run<'a, S> {
                 continue;
             };
             coll.given = Some(meta);
-            if let Some(parts) = coll.parts.as_mut() {
-                for (_, spilled) in std::mem::take(&mut parts.waiting) {
-                    replay(
-                        &self.ctx,
-                        &mut self.ticker,
-                        &mut self.report,
-                        ns,
-                        spilled,
-                        &mut w,
-                    )?;
-                }
-            }
-            w.finish().map_err(|e| self.ctx.sink_err(ns, None, e))?;
+            finish_with_spills(
+                &self.ctx,
+                &mut self.ticker,
+                &mut self.report,
+                ns,
+                coll.parts.as_mut(),
+                w,
+            )?;
             coll.writer = Slot::Finished;
             self.report.exported += 1;
         }
@@ -1016,6 +1006,23 @@ fn spill_member<M: Read>(
 }
 
 /// Writes a part that waited in a spill file, then deletes the file.
+/// Writes every part still waiting in a spill file, in part order, then finishes the writer.
+fn finish_with_spills<W: CollectionWriter>(
+    ctx: &Ctx,
+    ticker: &mut Ticker<'_>,
+    report: &mut TarReport,
+    ns: &Namespace,
+    parts: Option<&mut Parts>,
+    mut writer: W,
+) -> Result<(), TarError> {
+    if let Some(parts) = parts {
+        for (_, spilled) in std::mem::take(&mut parts.waiting) {
+            replay(ctx, ticker, report, ns, spilled, &mut writer)?;
+        }
+    }
+    writer.finish().map_err(|e| ctx.sink_err(ns, None, e))
+}
+
 fn replay<W: CollectionWriter>(
     ctx: &Ctx,
     ticker: &mut Ticker<'_>,
