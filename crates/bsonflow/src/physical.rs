@@ -56,6 +56,22 @@ pub fn unpack_into(
     threads: usize,
     quiet: bool,
 ) -> Result<UnpackReport> {
+    // Say up front how much disk the data directory needs, as far as the archive tells.
+    if let Ok(space) = unpack::space_needed(input) {
+        let target = scratch
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(Path::new("."));
+        let free = unpack::available_space(target)
+            .map(|b| format!(", {:.1} MB free in {}", b as f64 / 1e6, target.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "bsonflow: unpacking {} into {} needs {}{free}",
+            input.display(),
+            scratch.display(),
+            describe_space(space)
+        );
+    }
     let progress = Arc::new(Progress::new());
     let bar = Bar::start("unpacking", Arc::clone(&progress), quiet);
     let options = UnpackOptions {
@@ -66,6 +82,15 @@ pub fn unpack_into(
         .with_context(|| format!("unpacking into {}", scratch.display()))?;
     drop(bar);
     Ok(report)
+}
+
+/// "exactly 12.3 MB", "at least 12.3 MB" or "an unknown amount of" disk.
+pub fn describe_space(space: unpack::SpaceNeeded) -> String {
+    match space {
+        unpack::SpaceNeeded::Exact(b) => format!("exactly {:.1} MB", b as f64 / 1e6),
+        unpack::SpaceNeeded::AtLeast(b) => format!("at least {:.1} MB", b as f64 / 1e6),
+        unpack::SpaceNeeded::Unknown => "an unknown amount of disk".into(),
+    }
 }
 
 /// Opens the data directory (to learn its replica-set name before the exporter exists).

@@ -235,3 +235,61 @@ fn packed_physical_backups_give_the_folders_export() {
         }
     }
 }
+
+/// `bsonflow unpack` of the committed `_qp.xb` fixture (QuickLZ packets from the QuickLZ C
+/// library) rebuilds every file of its manifest, and says how much disk it needs first.
+#[test]
+fn unpack_command_rebuilds_the_committed_physical_fixture() {
+    let fixture = testdata("physical/sample_qp.xb");
+    let manifest = std::fs::read_to_string(testdata("physical/sample.manifest")).unwrap();
+    for input in [fixture, testdata("physical/sample.tar.gz")] {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("dbpath");
+        let o = bsonflow(&[
+            "unpack",
+            input.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_status(&o, 0);
+        assert!(stderr(&o).contains("needs at least"), "{}", stderr(&o));
+        let mut files = 0;
+        for line in manifest.lines().filter(|l| !l.starts_with('#')) {
+            let mut f = line.split_whitespace();
+            let (crc, size, path) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            let bytes = std::fs::read(dir.join(path)).unwrap();
+            assert_eq!(bytes.len().to_string(), size, "{path}");
+            let mut h = flate2::Crc::new();
+            h.update(&bytes);
+            assert_eq!(format!("{:08x}", h.sum()), crc, "{path}");
+            files += 1;
+        }
+        assert!(files >= 8);
+        assert!(
+            stdout(&o).contains(&format!("{files} files")),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+/// A damaged `_qp.xb` fails with the member and offset, writes no `.complete`, and removes
+/// its scratch folder.
+#[test]
+fn a_damaged_physical_backup_fails_cleanly() {
+    let mut bytes = std::fs::read(testdata("physical/sample_qp.xb")).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("damaged_qp.xb");
+    std::fs::write(&input, &bytes).unwrap();
+    let scratch = work.path().join("scratch");
+    let out = work.path().join("export");
+    let o = convert(&input, &out, &["--scratch", scratch.to_str().unwrap()]);
+    assert_status(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("damaged_qp.xb"), "{err}");
+    assert!(err.contains("offset") || err.contains("byte"), "{err}");
+    assert!(!out.join(".complete").exists());
+    assert!(!scratch.exists(), "the scratch folder was left behind");
+}
