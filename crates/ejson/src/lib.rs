@@ -20,7 +20,7 @@
 //! Inside: `writer` walks the document with an explicit stack (any depth, no recursion);
 //! `string` escapes JSON strings (16 bytes per step — SSE2 on x86_64, word arithmetic
 //! elsewhere — to find the end of plain ASCII, `simdutf8` only on non-ASCII tails); `number`
-//! lays out doubles as Go's `FormatFloat(f, 'G', -1, 64)` from `ryu`'s shortest digits, and
+//! lays out doubles as Go's `FormatFloat(f, 'G', -1, 64)` from `zmij`'s shortest digits, and
 //! Decimal128 per its spec; `date` formats relaxed dates (own calendar arithmetic).
 //!
 //! **Speed.** About 800 MB/s of BSON (1.1 GB/s of canonical JSON) per core on the realistic

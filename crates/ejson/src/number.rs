@@ -2,22 +2,70 @@
 
 /// Lays out a finite double as Go's `strconv.FormatFloat(f, 'G', -1, 64)`, with `.0` appended
 /// when that has neither `.` nor `E` (what the Go driver's Extended JSON writer prints).
-///
-/// The shortest round-trip digits come from `ryu`; only their layout is done here. With `x`
-/// the decimal exponent of the first significant digit: exponent form `d[.ddd]E±XX` (sign,
-/// at least two digits) iff `x < -4 || x >= 6`, plain decimal otherwise.
 pub(crate) fn write_double(out: &mut Vec<u8>, f: f64) {
-    let mut rb = ryu::Buffer::new();
-    let mut buf = [0u8; 40];
-    let n = layout_go_g(rb.format_finite(f).as_bytes(), &mut buf);
-    out.extend_from_slice(&buf[..n]);
+    let mut buf = [0u8; 32];
+    let n = format_double(f, &mut buf);
+    let len = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(len + n);
 }
 
-/// Re-lays ryu's output (`-?digits[.digits][e-?digits]`) into `buf`; returns the length.
-fn layout_go_g(ryu: &[u8], buf: &mut [u8; 40]) -> usize {
-    let (neg, s) = match ryu.first() {
-        Some(b'-') => (true, &ryu[1..]),
-        _ => (false, ryu),
+/// Writes `f` (finite) into `buf` as [`write_double`] describes; returns the length (at most
+/// 24).
+///
+/// The shortest round-trip digits come from `zmij` (Schubfach: shortest, and the closest to
+/// `f` among the shortest, like Go's and ryu's); only their layout is done here. With `x` the
+/// decimal exponent of the first significant digit of those digits, Go writes exponent form
+/// `d[.ddd]E±XX` (sign, at least two digits) iff `x < -4 || x >= 6`, plain decimal otherwise.
+///
+/// `x` follows from `f` alone: with `D` the shortest digits (a decimal that rounds to `f`),
+/// `1e-4 <= |D| < 1e6` exactly when `0.0001 <= |f| < 1e6` (the literals read as doubles).
+/// 10^6 is a double, so `D` = 10^6 only for `f` = 10^6 and otherwise lies on `f`'s side of it
+/// (every real rounding to `f` < 10^6 is below 10^6). 10^-4 is not a double (nor a midpoint of
+/// two): it rounds to `0.0001`, whose shortest digits are `1e-4` itself, and the interval of
+/// every other double lies wholly on one side of it. In that range (and for zeros) `zmij`
+/// prints plain decimal (it does for `-5 <= x <= 15`) in exactly Go's layout — `0.001234`,
+/// `12.34`, `123400.0`, `-0.0` — so its text is kept as it is.
+#[inline]
+pub(crate) fn format_double(f: f64, buf: &mut [u8; 32]) -> usize {
+    let mut zb = zmij::Buffer::new();
+    let s = zb.format_finite(f).as_bytes();
+    let a = f.abs();
+    if (0.0001..1e6).contains(&a) || a == 0.0 {
+        copy_small(buf, s);
+        s.len()
+    } else {
+        exponent_form(s, buf)
+    }
+}
+
+/// Copies `s` (3 to 32 bytes) to the start of `dst` with a few fixed-size moves.
+#[inline(always)]
+fn copy_small(dst: &mut [u8; 32], s: &[u8]) {
+    let n = s.len();
+    debug_assert!((3..=32).contains(&n));
+    if n >= 16 {
+        dst[..16].copy_from_slice(&s[..16]);
+        dst[n - 16..n].copy_from_slice(&s[n - 16..]);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&s[..8]);
+        dst[n - 8..n].copy_from_slice(&s[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&s[..4]);
+        dst[n - 4..n].copy_from_slice(&s[n - 4..]);
+    } else {
+        dst[..2].copy_from_slice(&s[..2]);
+        dst[n - 2..n].copy_from_slice(&s[n - 2..]);
+    }
+}
+
+/// Re-lays `zmij`'s text of a non-zero double with `x < -4 || x >= 6`
+/// (`-?digits[.digits][e±digits]`) as `-?d[.ddd]E±XX` into `buf`; returns the length.
+#[cold]
+fn exponent_form(s: &[u8], buf: &mut [u8; 32]) -> usize {
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
     };
     let (mantissa, exp) = match s.iter().position(|&c| c == b'e') {
         Some(e) => (&s[..e], parse_exp(&s[e + 1..])),
@@ -37,6 +85,14 @@ fn layout_go_g(ryu: &[u8], buf: &mut [u8; 40]) -> usize {
     }
     let point = before_point.unwrap_or(nd) as i32;
     let lead = digits[..nd].iter().take_while(|&&c| c == b'0').count();
+    assert!(lead < nd, "zero is laid out in plain form");
+    let mut end = nd;
+    while digits[end - 1] == b'0' {
+        end -= 1;
+    }
+    let sig = &digits[lead..end];
+    let x = point - 1 - lead as i32 + exp;
+    debug_assert!(!(-4..6).contains(&x), "{x}");
     let mut len = 0;
     let mut put = |bytes: &[u8]| {
         buf[len..len + bytes.len()].copy_from_slice(bytes);
@@ -45,56 +101,27 @@ fn layout_go_g(ryu: &[u8], buf: &mut [u8; 40]) -> usize {
     if neg {
         put(b"-");
     }
-    if lead == nd {
-        put(b"0.0");
-        return len;
+    put(&sig[..1]);
+    if sig.len() > 1 {
+        put(b".");
+        put(&sig[1..]);
     }
-    let mut end = nd;
-    while digits[end - 1] == b'0' {
-        end -= 1;
-    }
-    let sig = &digits[lead..end];
-    let x = point - 1 - lead as i32 + exp;
-    if !(-4..6).contains(&x) {
-        put(&sig[..1]);
-        if sig.len() > 1 {
-            put(b".");
-            put(&sig[1..]);
-        }
-        put(if x < 0 { b"E-" } else { b"E+" });
-        let a = x.unsigned_abs();
-        if a < 10 {
-            put(&[b'0', b'0' + a as u8]);
-        } else {
-            let mut ib = itoa::Buffer::new();
-            put(ib.format(a).as_bytes());
-        }
-    } else if x >= 0 {
-        let int_len = x as usize + 1;
-        if sig.len() <= int_len {
-            put(sig);
-            for _ in sig.len()..int_len {
-                put(b"0");
-            }
-            put(b".0");
-        } else {
-            put(&sig[..int_len]);
-            put(b".");
-            put(&sig[int_len..]);
-        }
+    put(if x < 0 { b"E-" } else { b"E+" });
+    let a = x.unsigned_abs();
+    if a < 10 {
+        put(&[b'0', b'0' + a as u8]);
     } else {
-        put(b"0.");
-        for _ in 0..(-x - 1) {
-            put(b"0");
-        }
-        put(sig);
+        let mut ib = itoa::Buffer::new();
+        put(ib.format(a).as_bytes());
     }
     len
 }
 
+/// `[+-]?digits` as an i32.
 fn parse_exp(s: &[u8]) -> i32 {
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     let v = digits
@@ -275,6 +302,152 @@ mod tests {
                 theirs.trim_matches('0'),
                 "{s} vs {theirs}"
             );
+        }
+    }
+
+    /// The layout as first written (and checked against Go): ryu's shortest digits re-laid
+    /// digit by digit. An independent oracle for [`format_double`].
+    fn reference(f: f64) -> String {
+        let mut rb = ryu::Buffer::new();
+        let s = rb.format_finite(f);
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (mantissa, exp) = match s.split_once('e') {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap()),
+            None => (s, 0),
+        };
+        let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+        let digits: String = mantissa.chars().filter(|&c| c != '.').collect();
+        let lead = digits.chars().take_while(|&c| c == '0').count();
+        let mut out = String::from(if neg { "-" } else { "" });
+        if lead == digits.len() {
+            return out + "0.0";
+        }
+        let sig = digits[lead..].trim_end_matches('0');
+        let x = point - 1 - lead as i32 + exp;
+        if !(-4..6).contains(&x) {
+            out += &sig[..1];
+            if sig.len() > 1 {
+                out += ".";
+                out += &sig[1..];
+            }
+            out += &format!("E{}{:02}", if x < 0 { '-' } else { '+' }, x.unsigned_abs());
+        } else if x >= 0 {
+            let int_len = x as usize + 1;
+            if sig.len() <= int_len {
+                out += sig;
+                out += &"0".repeat(int_len - sig.len());
+                out += ".0";
+            } else {
+                out += &sig[..int_len];
+                out += ".";
+                out += &sig[int_len..];
+            }
+        } else {
+            out += "0.";
+            out += &"0".repeat((-x - 1) as usize);
+            out += sig;
+        }
+        out
+    }
+
+    fn check_against_reference(f: f64) {
+        assert_eq!(go(f), reference(f), "{f:e} ({:#018x})", f.to_bits());
+    }
+
+    #[test]
+    fn doubles_agree_with_the_ryu_reference_on_random_bit_patterns() {
+        random_bit_patterns(1_000_000);
+    }
+
+    /// Many more: `EJSON_DOUBLES=100000000 cargo test --release -p bsonflow-ejson -- --ignored`.
+    #[test]
+    #[ignore]
+    fn doubles_agree_with_the_ryu_reference_on_many_random_bit_patterns() {
+        let n = std::env::var("EJSON_DOUBLES").map_or(50_000_000, |v| v.parse().unwrap());
+        random_bit_patterns(n);
+    }
+
+    fn random_bit_patterns(n: usize) {
+        let mut x = 0x2545_F491_4F6C_DD1Du64 ^ n as u64;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() {
+                check_against_reference(f);
+            }
+        }
+    }
+
+    /// Each value, its two neighbours, and the negatives of all three (`f >= 0`).
+    fn with_neighbours(f: f64, check: &mut impl FnMut(f64)) {
+        let bits = f.to_bits();
+        let below = if bits == 0 { 0 } else { bits - 1 };
+        for g in [f, f64::from_bits(below), f64::from_bits(bits + 1)] {
+            if g.is_finite() {
+                check(g);
+                check(-g);
+            }
+        }
+    }
+
+    #[test]
+    fn doubles_agree_with_the_ryu_reference_on_decimal_shaped_values() {
+        let mut check = check_against_reference;
+        // Powers of ten and the layout boundaries, with their neighbours.
+        for e in -324..=308 {
+            with_neighbours(format!("1e{e}").parse().unwrap(), &mut check);
+            with_neighbours(
+                format!("9.999999999999999e{e}").parse().unwrap(),
+                &mut check,
+            );
+            with_neighbours(format!("5e{e}").parse().unwrap(), &mut check);
+        }
+        for f in [
+            0.0,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            5e-324,
+            0.1 + 0.2,
+            1e15 / 3.0,
+            1e6 / 3.0,
+            1e-4 / 3.0,
+            2e-5,
+            9007199254740992.0,
+            9007199254740993.0,
+            4503599627370496.5,
+            123456.789,
+            999999.9999999999,
+            0.00009999999999999999,
+        ] {
+            with_neighbours(f, &mut check);
+        }
+        // k / 10^d and k * 10^d: prices, amounts, coordinates, counters.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300_000 {
+            let r = next();
+            let k = (next() >> (r % 64)) as f64;
+            let d = (r >> 8) % 24;
+            let f = if r >> 40 & 1 == 0 {
+                k / 10f64.powi(d as i32)
+            } else {
+                k * 10f64.powi(d as i32 - 12)
+            };
+            with_neighbours(f, &mut check);
+            // Uniform in ranges (16-17 digit coordinates).
+            let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
+            check(u * 360.0 - 180.0);
+            check(u * 1e-3);
         }
     }
 
