@@ -263,6 +263,28 @@ impl BlockFile {
         })
     }
 
+    /// Tells the kernel that the mapped pages of a block that has been read and handed on are
+    /// not needed any more, so that resident memory stays flat however large the file is.
+    /// Only a hint: were the pages touched again, they would be read back from the file.
+    pub fn release(&self, addr: &Addr) {
+        const OS_PAGE: u64 = 4096;
+        let start = addr.offset / OS_PAGE * OS_PAGE;
+        let end = (addr.offset + u64::from(addr.size)).min(self.len());
+        if end <= start {
+            return;
+        }
+        // SAFETY: DONTNEED on a private, read-only file mapping that is never written drops
+        // cached pages only; any later access faults the same bytes back in from the file, so
+        // no reference into the map (held by this or another thread) sees different data.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start as usize,
+                (end - start) as usize,
+            )
+        };
+    }
+
     /// Reads the block at `addr`: bounds, block header, CRC-32C, page header, decompression.
     pub fn read(&self, addr: &Addr) -> Result<Page<'_>, Error> {
         let bad = |detail: String| Error::BadBlock {

@@ -408,15 +408,29 @@ impl<'f> Tree<'f> {
         let mut stats = ReadStats::default();
         let mut prev_key: Option<Vec<u8>> = None;
         let per_batch = (rayon::current_num_threads() * 2).max(4);
-        let mut current = self.decode_batch(next_batch(&mut walk, per_batch));
+        let blocks = |addrs: &[Result<Addr, Error>]| -> Vec<Addr> {
+            addrs
+                .iter()
+                .filter_map(|a| a.as_ref().ok().copied())
+                .collect()
+        };
+        let addrs = next_batch(&mut walk, per_batch);
+        let mut current_blocks = blocks(&addrs);
+        let mut current = self.decode_batch(addrs);
         while !current.is_empty() {
             let addrs = next_batch(&mut walk, per_batch);
+            let next_blocks = blocks(&addrs);
             let (next, delivered) = rayon::join(
                 || self.decode_batch(addrs),
                 || deliver(self.file, current, &mut f, &mut prev_key, &mut stats),
             );
             delivered?;
+            // The batch is consumed: give its mapped pages back.
+            for a in &current_blocks {
+                self.file.release(a);
+            }
             current = next;
+            current_blocks = next_blocks;
         }
         stats.add(&walk.stats);
         Ok(stats)
