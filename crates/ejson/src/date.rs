@@ -1,5 +1,7 @@
 //! Relaxed-mode dates: ISO-8601 UTC for years 1970 to 9999.
 
+use crate::sink::Sink;
+
 /// First millisecond that is not in year 9999 (10000-01-01T00:00:00Z).
 pub(crate) const RELAXED_END_MS: i64 = 253_402_300_800_000;
 
@@ -48,7 +50,8 @@ static PAIRS: [[u8; 2]; 100] = {
 /// Writes `ms` (milliseconds since the epoch, in `0..RELAXED_END_MS`) as
 /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z`: the milliseconds as exactly three digits when non-zero,
 /// omitted when zero (the Extended JSON spec and pymongo; Go would trim trailing zeros).
-pub(crate) fn write_iso(out: &mut Vec<u8>, ms: i64) {
+#[inline(always)]
+pub(crate) fn write_iso(sink: &mut Sink, ms: i64) {
     debug_assert!((0..RELAXED_END_MS).contains(&ms));
     let days = ms / MS_PER_DAY;
     let in_day = (ms % MS_PER_DAY) as u32;
@@ -96,9 +99,9 @@ pub(crate) fn write_iso(out: &mut Vec<u8>, ms: i64) {
     ];
     if millis == 0 {
         b[19] = b'Z';
-        out.extend_from_slice(&b[..20]);
+        sink.put_keep(&b, 20);
     } else {
-        out.extend_from_slice(&b);
+        sink.put(&b);
     }
 }
 
@@ -108,7 +111,9 @@ mod tests {
 
     fn iso(ms: i64) -> String {
         let mut out = Vec::new();
-        write_iso(&mut out, ms);
+        let mut sink = Sink::new(&mut out);
+        write_iso(&mut sink, ms);
+        sink.finish();
         String::from_utf8(out).unwrap()
     }
 

@@ -71,7 +71,9 @@
 
 mod date;
 mod error;
+mod int;
 mod number;
+mod sink;
 mod string;
 mod writer;
 

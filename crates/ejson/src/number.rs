@@ -1,13 +1,33 @@
 //! Doubles in the Go driver's spelling, and Decimal128 per the Decimal128 spec.
 
-/// Lays out a finite double as Go's `strconv.FormatFloat(f, 'G', -1, 64)`, with `.0` appended
-/// when that has neither `.` nor `E` (what the Go driver's Extended JSON writer prints).
-pub(crate) fn write_double(out: &mut Vec<u8>, f: f64) {
-    let mut buf = [0u8; 32];
-    let n = format_double(f, &mut buf);
-    let len = out.len();
-    out.extend_from_slice(&buf);
-    out.truncate(len + n);
+use crate::sink::Sink;
+
+/// Writes a finite double as Go's `strconv.FormatFloat(f, 'G', -1, 64)`, with `.0` appended
+/// when that has neither `.` nor `E` (what the Go driver's Extended JSON writer prints); the
+/// layout is described at [`format_double`].
+///
+/// Three paths, by the magnitude of `f` (see [`format_double`] for why it decides the layout):
+/// in Go's plain range `zmij`'s text as it is; zeros are constants; exponent forms go through
+/// [`format_double`].
+#[inline(always)]
+pub(crate) fn write_double(sink: &mut Sink, f: f64) {
+    let a = f.abs();
+    if (0.0001..1e6).contains(&a) {
+        let mut zb = zmij::Buffer::new();
+        sink.put_small(zb.format_finite(f).as_bytes());
+    } else if a == 0.0 {
+        if f.is_sign_negative() {
+            sink.put(b"-0.0");
+        } else {
+            sink.put(b"0.0");
+        }
+    } else {
+        sink.with_vec(|out| {
+            let mut buf = [0u8; 32];
+            let n = format_double(f, &mut buf);
+            out.extend_from_slice(&buf[..n]);
+        });
+    }
 }
 
 /// Writes `f` (finite) into `buf` as [`write_double`] describes; returns the length (at most
@@ -205,10 +225,16 @@ pub(crate) fn write_decimal128(out: &mut Vec<u8>, bytes: &[u8; 16]) {
 mod tests {
     use super::*;
 
+    /// What the writer prints for `f`, checked to be what [`format_double`] prints.
     fn go(f: f64) -> String {
-        let mut out = Vec::new();
-        write_double(&mut out, f);
-        String::from_utf8(out).unwrap()
+        let mut out = b"x".to_vec();
+        let mut sink = Sink::new(&mut out);
+        write_double(&mut sink, f);
+        sink.finish();
+        let mut buf = [0u8; 32];
+        let n = format_double(f, &mut buf);
+        assert_eq!(out[1..], buf[..n], "{f:e}: write_double vs format_double");
+        String::from_utf8(out[1..].to_vec()).unwrap()
     }
 
     #[test]

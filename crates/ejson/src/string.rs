@@ -14,6 +14,7 @@
 //! slow path, and only then is `simdutf8` run, over the tail that is not plain ASCII.
 
 use crate::error::{Error, ErrorKind, Part};
+use crate::sink::Sink;
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -88,22 +89,6 @@ pub(crate) fn plain_prefix(s: &[u8]) -> usize {
     i
 }
 
-/// Appends `src[..n]`; short runs are copied as one or two fixed 16-byte moves (reading past
-/// `n` inside `src`, then cutting `out` back), which avoids a `memcpy` call per key and string.
-#[inline(always)]
-pub(crate) fn copy_prefix(out: &mut Vec<u8>, src: &[u8], n: usize) {
-    let len = out.len();
-    if n <= 16 && src.len() >= 16 {
-        out.extend_from_slice(&src[..16]);
-        out.truncate(len + n);
-    } else if n <= 32 && src.len() >= 32 {
-        out.extend_from_slice(&src[..32]);
-        out.truncate(len + n);
-    } else {
-        out.extend_from_slice(&src[..n]);
-    }
-}
-
 /// Checks `s` (which starts at byte `offset` of the document) is UTF-8.
 #[inline]
 pub(crate) fn check_utf8(s: &[u8], offset: usize, part: Part) -> Result<(), Error> {
@@ -119,89 +104,193 @@ pub(crate) fn check_utf8(s: &[u8], offset: usize, part: Part) -> Result<(), Erro
 
 static HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes the string `hay[..len]` as a quoted JSON string. `hay` must continue past the
-/// string with at least one byte that [`plain_prefix`] stops at (the string's 0x00
-/// terminator; more document bytes after it make the scan faster). `offset` is where the
-/// string starts in the document (for errors).
+/// Length of the plain prefix of `block` (as [`plain_prefix`]), 16 if it is all plain.
+#[inline(always)]
+pub(crate) fn plain_len16(block: &[u8; 16]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads the 16 bytes of `block`.
+        let bits = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr() as *const __m128i);
+            let m = _mm_or_si128(
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                ),
+            );
+            _mm_movemask_epi8(m) as u32
+        };
+        (bits | 1 << 16).trailing_zeros() as usize
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        plain_prefix(block)
+    }
+}
+
+/// Length of the leading run of `s` that is copied unchanged inside a string known to be
+/// valid UTF-8: everything but bytes below 0x20, `"`, `\` and 0xE2 (the lead byte of U+2028
+/// and U+2029, which are escaped).
 #[inline]
+fn verbatim_prefix(s: &[u8]) -> usize {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8, _mm_setzero_si128, _mm_subs_epu8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16 bytes inside `s`.
+        unsafe {
+            while i + 16 <= s.len() {
+                let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+                // Unsigned v <= 0x1f: saturating v - 0x1f is zero.
+                let ctrl =
+                    _mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128());
+                let m = _mm_or_si128(
+                    _mm_or_si128(ctrl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0xE2u8 as i8))),
+                    _mm_or_si128(
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                    ),
+                );
+                let bits = _mm_movemask_epi8(m) as u32;
+                if bits != 0 {
+                    return i + bits.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i < s.len() && VERBATIM[s[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes [`verbatim_prefix`] passes over.
+static VERBATIM: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = false;
+        i += 1;
+    }
+    t[b'"' as usize] = false;
+    t[b'\\' as usize] = false;
+    t[0xE2] = false;
+    t
+};
+
+/// Writes the string `hay[..len]` as a quoted JSON string. `hay` must continue past the
+/// string with its 0x00 terminator, which ends every scan (more document bytes after it make
+/// the scans and the copies faster). `offset`
+/// is where the string starts in the document (for errors).
+#[inline(always)]
 pub(crate) fn write_str(
+    sink: &mut Sink,
+    hay: &[u8],
+    len: usize,
+    offset: usize,
+    part: Part,
+) -> Result<(), Error> {
+    debug_assert!(hay.len() > len && hay[len] == 0);
+    // Short plain ASCII (most strings): one 16-byte look, one 16-byte block.
+    if len < 16 && hay.len() >= 16 {
+        let block: &[u8; 16] = hay[..16].try_into().unwrap();
+        if plain_len16(block) >= len {
+            sink.push(b'"');
+            sink.put_keep(block, len);
+            sink.push(b'"');
+            return Ok(());
+        }
+    }
+    sink.with_vec(|out| write_str_general(out, hay, len, offset, part))
+}
+
+/// [`write_str`] for strings that are long or need more than a copy. (It takes the `Vec`, not
+/// the caller's [`Sink`], so that the caller's cursor can stay in registers.)
+#[inline(never)]
+fn write_str_general(
     out: &mut Vec<u8>,
     hay: &[u8],
     len: usize,
     offset: usize,
     part: Part,
 ) -> Result<(), Error> {
-    debug_assert!(hay.len() > len && !PLAIN[hay[len] as usize]);
+    let mut sink = Sink::new(out);
     let n = plain_prefix(hay);
     if n >= len {
-        out.push(b'"');
-        copy_prefix(out, hay, len);
-        out.push(b'"');
+        sink.push(b'"');
+        sink.copy_prefix(hay, len);
+        sink.push(b'"');
+        sink.finish();
         return Ok(());
     }
     // Validate what may hold non-ASCII before writing anything of it.
-    let s = &hay[..len];
-    let tail = &s[n..];
+    let tail = &hay[n..len];
     if !tail.is_ascii() {
         check_utf8(tail, offset + n, part)?;
     }
-    out.reserve(len + 8);
-    out.push(b'"');
-    out.extend_from_slice(&s[..n]);
-    write_escaped_tail(out, tail);
-    out.push(b'"');
+    sink.push(b'"');
+    sink.copy_prefix(hay, n);
+    write_escaped_tail(&mut sink, hay, n, len);
+    sink.push(b'"');
+    sink.finish();
     Ok(())
 }
 
-/// Escapes `s`, known to be valid UTF-8.
-fn write_escaped_tail(out: &mut Vec<u8>, s: &[u8]) {
-    let mut i = 0;
-    while i < s.len() {
-        let b = s[i];
-        if b < 0x80 {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                0x00..=0x1f => out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 15) as usize],
-                ]),
-                _ => {
-                    let run = plain_prefix(&s[i..]);
-                    out.extend_from_slice(&s[i..i + run]);
-                    i += run;
-                    continue;
-                }
-            }
-            i += 1;
-        } else {
-            // A run of non-ASCII bytes (whole characters: the input is valid UTF-8), in which
-            // only U+2028 (E2 80 A8) and U+2029 (E2 80 A9) need escaping.
-            let mut pending = i;
-            while i < s.len() && s[i] >= 0x80 {
-                if s[i] == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] | 1) == 0xA9 {
-                    out.extend_from_slice(&s[pending..i]);
-                    out.extend_from_slice(if s[i + 2] == 0xA8 {
+/// Escapes `hay[from..len]`, known to be valid UTF-8 and followed by a byte below 0x20.
+#[inline(always)]
+fn write_escaped_tail(sink: &mut Sink, hay: &[u8], from: usize, len: usize) {
+    let mut i = from;
+    loop {
+        // Stops at `len` at the latest (the byte there is below 0x20).
+        let run = verbatim_prefix(&hay[i..]);
+        sink.copy_prefix(&hay[i..], run);
+        i += run;
+        if i >= len {
+            debug_assert_eq!(i, len);
+            return;
+        }
+        let b = hay[i];
+        i += 1;
+        match b {
+            b'"' => sink.put(b"\\\""),
+            b'\\' => sink.put(b"\\\\"),
+            b'\n' => sink.put(b"\\n"),
+            b'\r' => sink.put(b"\\r"),
+            b'\t' => sink.put(b"\\t"),
+            0x08 => sink.put(b"\\b"),
+            0x0c => sink.put(b"\\f"),
+            0x00..=0x1f => sink.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]),
+            _ => {
+                debug_assert_eq!(b, 0xE2);
+                // U+2028 (E2 80 A8) and U+2029 (E2 80 A9); other characters led by E2 are
+                // copied (valid UTF-8: a lead byte E2 has two continuation bytes in the string).
+                if i + 1 < len && hay[i] == 0x80 && (hay[i + 1] | 1) == 0xA9 {
+                    sink.put(if hay[i + 1] == 0xA8 {
                         b"\\u2028"
                     } else {
                         b"\\u2029"
                     });
-                    i += 3;
-                    pending = i;
+                    i += 2;
                 } else {
-                    i += 1;
+                    sink.push(b);
                 }
             }
-            out.extend_from_slice(&s[pending..i]);
         }
     }
 }
@@ -218,7 +307,9 @@ mod tests {
             hay.push(0);
             hay.extend_from_slice(extra);
             let before = out.len();
-            write_str(&mut out, &hay, s.len(), 0, Part::String)?;
+            let mut sink = Sink::new(&mut out);
+            write_str(&mut sink, &hay, s.len(), 0, Part::String)?;
+            sink.finish();
             if before > 0 {
                 assert_eq!(out[..before], out[before..], "same output whatever follows");
                 out.truncate(before);

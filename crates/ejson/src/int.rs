@@ -1,0 +1,156 @@
+//! Decimal integers written straight into the [`Sink`], eight digits at a time.
+//!
+//! Eight digits are made at once in one `u64` (SIMD within a register: 4+4 digits, then
+//! 2+2 in each half, then 1+1), most significant digit in the lowest byte, so that the
+//! little-endian bytes of the word are the text. The leading zeros of the first group are
+//! shifted out and the group written as one 8-byte block of which only the digits count: no
+//! digit-by-digit loop, no intermediate buffer, no `memcpy`.
+
+use crate::sink::Sink;
+
+pub(crate) const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The eight decimal digits of `x < 10^8` (leading zeros included) as values 0-9, the most
+/// significant in the lowest byte.
+#[inline(always)]
+pub(crate) fn digit_values8(x: u32) -> u64 {
+    debug_assert!(x < 100_000_000);
+    // abcdefgh -> 32-bit lanes [abcd, efgh] (lane 0 is the low one, written first).
+    let v = (x / 10_000) as u64 | ((x % 10_000) as u64) << 32;
+    // Each lane y < 10^4: y / 100 = (y * 5243) >> 19 (exact below 43 699); no lane overflows
+    // (10^4 * 5243 < 2^32), and the mask drops what the shift brings down from the lane above.
+    let hi = ((v * 5243) >> 19) & 0x0000_007F_0000_007F;
+    let v = hi | (v - hi * 100) << 16;
+    // Each 16-bit lane z < 100: z / 10 = (z * 103) >> 10 (exact below 179; 100 * 103 < 2^16).
+    let hi = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
+    hi | (v - hi * 10) << 8
+}
+
+/// Writes `x < 10^8` without leading zeros ("0" for 0).
+#[inline(always)]
+pub(crate) fn put_head(sink: &mut Sink, x: u32) {
+    let d = digit_values8(x);
+    // Leading zero digits are the low zero bytes; keep at least one digit (x = 0).
+    let zeros = (d.trailing_zeros() / 8).min(7);
+    sink.put_keep(
+        &((d + ZEROS) >> (8 * zeros)).to_le_bytes(),
+        8 - zeros as usize,
+    );
+}
+
+/// Writes `x < 10^8` as exactly eight digits.
+#[inline(always)]
+fn put8(sink: &mut Sink, x: u32) {
+    sink.put(&(digit_values8(x) + ZEROS).to_le_bytes());
+}
+
+/// Writes `v` in decimal.
+#[inline(always)]
+pub(crate) fn put_u64(sink: &mut Sink, v: u64) {
+    const E8: u64 = 100_000_000;
+    if v < E8 {
+        put_head(sink, v as u32);
+    } else if v < E8 * E8 {
+        put_head(sink, (v / E8) as u32);
+        put8(sink, (v % E8) as u32);
+    } else {
+        let (top, rest) = (v / (E8 * E8), v % (E8 * E8));
+        put_head(sink, top as u32);
+        put8(sink, (rest / E8) as u32);
+        put8(sink, (rest % E8) as u32);
+    }
+}
+
+/// Writes `v` in decimal.
+#[inline(always)]
+pub(crate) fn put_u32(sink: &mut Sink, v: u32) {
+    const E8: u32 = 100_000_000;
+    if v < E8 {
+        put_head(sink, v);
+    } else {
+        put_head(sink, v / E8);
+        put8(sink, v % E8);
+    }
+}
+
+/// Writes `v` in decimal.
+#[inline(always)]
+pub(crate) fn put_i64(sink: &mut Sink, v: i64) {
+    // Write the sign unconditionally and keep it only when negative.
+    sink.put_keep(b"-", (v < 0) as usize);
+    put_u64(sink, v.unsigned_abs());
+}
+
+/// Writes `v` in decimal.
+#[inline(always)]
+pub(crate) fn put_i32(sink: &mut Sink, v: i32) {
+    sink.put_keep(b"-", (v < 0) as usize);
+    put_u32(sink, v.unsigned_abs());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Sink)) -> String {
+        let mut v = Vec::new();
+        let mut s = Sink::new(&mut v);
+        f(&mut s);
+        s.finish();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn lanes_divide_exactly() {
+        let all_small = 0..2_000_000u32;
+        let sampled = (2_000_000..100_000_000u32).step_by(9_973);
+        for x in all_small.chain(sampled).chain([99_999_999]) {
+            let d = digit_values8(x).to_le_bytes();
+            let want = format!("{x:08}");
+            assert!(
+                d.iter().zip(want.bytes()).all(|(&a, b)| a + b'0' == b),
+                "{x}"
+            );
+        }
+    }
+
+    #[test]
+    fn integers_match_std_formatting() {
+        let mut values: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, i64::MIN + 1];
+        for k in 0..19 {
+            let p = 10i64.pow(k);
+            values.extend_from_slice(&[p, p - 1, p + 1, -p, -p + 1, -p - 1]);
+        }
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x >> (i % 64)) as i64);
+            values.push(x as i64);
+        }
+        for &v in &values {
+            assert_eq!(text(|s| put_i64(s, v)), v.to_string());
+            assert_eq!(text(|s| put_u64(s, v as u64)), (v as u64).to_string());
+            let w = v as i32;
+            assert_eq!(text(|s| put_i32(s, w)), w.to_string());
+            assert_eq!(text(|s| put_u32(s, w as u32)), (w as u32).to_string());
+        }
+        for w in [i32::MIN, i32::MAX, i32::MIN + 1] {
+            assert_eq!(text(|s| put_i32(s, w)), w.to_string());
+        }
+        assert_eq!(text(|s| put_u32(s, u32::MAX)), u32::MAX.to_string());
+        assert_eq!(text(|s| put_u64(s, u64::MAX)), u64::MAX.to_string());
+        // Several in a row: the blocks' uncounted bytes are overwritten by what follows.
+        assert_eq!(
+            text(|s| {
+                put_i32(s, 7);
+                s.push(b',');
+                put_i64(s, -1_234_567_890_123);
+                s.push(b',');
+                put_u32(s, 0);
+            }),
+            "7,-1234567890123,0"
+        );
+    }
+}
