@@ -50,8 +50,11 @@ static PAIRS: [[u8; 2]; 100] = {
 /// Writes `ms` (milliseconds since the epoch, in `0..RELAXED_END_MS`) as
 /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z`: the milliseconds as exactly three digits when non-zero,
 /// omitted when zero (the Extended JSON spec and pymongo; Go would trim trailing zeros).
+///
+/// # Safety
+/// Room for 24 bytes (see [`Sink::put_unchecked`]).
 #[inline(always)]
-pub(crate) fn write_iso(sink: &mut Sink, ms: i64) {
+pub(crate) unsafe fn write_iso_unchecked(sink: &mut Sink, ms: i64) {
     debug_assert!((0..RELAXED_END_MS).contains(&ms));
     let days = ms / MS_PER_DAY;
     let in_day = (ms % MS_PER_DAY) as u32;
@@ -99,10 +102,9 @@ pub(crate) fn write_iso(sink: &mut Sink, ms: i64) {
     ];
     if millis == 0 {
         b[19] = b'Z';
-        sink.put_keep(&b, 20);
-    } else {
-        sink.put(&b);
     }
+    // SAFETY: 24 bytes, within the caller's room.
+    unsafe { sink.put_unchecked(&b, if millis == 0 { 20 } else { 24 }) };
 }
 
 #[cfg(test)]
@@ -112,7 +114,9 @@ mod tests {
     fn iso(ms: i64) -> String {
         let mut out = Vec::new();
         let mut sink = Sink::new(&mut out);
-        write_iso(&mut sink, ms);
+        sink.reserve(24);
+        // SAFETY: with the room it documents (debug builds check every write against it).
+        unsafe { write_iso_unchecked(&mut sink, ms) };
         sink.finish();
         String::from_utf8(out).unwrap()
     }

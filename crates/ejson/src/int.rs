@@ -27,65 +27,96 @@ pub(crate) fn digit_values8(x: u32) -> u64 {
 }
 
 /// Writes `x < 10^8` without leading zeros ("0" for 0).
+///
+/// # Safety
+/// Room for 8 bytes (see [`Sink::put_unchecked`]).
 #[inline(always)]
-pub(crate) fn put_head(sink: &mut Sink, x: u32) {
+pub(crate) unsafe fn put_head_unchecked(sink: &mut Sink, x: u32) {
     let d = digit_values8(x);
     // Leading zero digits are the low zero bytes; keep at least one digit (x = 0).
     let zeros = (d.trailing_zeros() / 8).min(7);
-    sink.put_keep(
-        &((d + ZEROS) >> (8 * zeros)).to_le_bytes(),
-        8 - zeros as usize,
-    );
+    let text = (d + ZEROS) >> (8 * zeros);
+    // SAFETY: passed on to the caller; 8 - zeros <= 8.
+    unsafe { sink.put_unchecked(&text.to_le_bytes(), 8 - zeros as usize) };
 }
 
 /// Writes `x < 10^8` as exactly eight digits.
+///
+/// # Safety
+/// Room for 8 bytes.
 #[inline(always)]
-fn put8(sink: &mut Sink, x: u32) {
-    sink.put(&(digit_values8(x) + ZEROS).to_le_bytes());
+unsafe fn put8_unchecked(sink: &mut Sink, x: u32) {
+    // SAFETY: passed on to the caller.
+    unsafe { sink.put_unchecked(&(digit_values8(x) + ZEROS).to_le_bytes(), 8) };
 }
 
 /// Writes `v` in decimal.
+///
+/// # Safety
+/// Room for 20 bytes: up to 20 digits, in 8-byte blocks of which the first keeps at most 4
+/// when there are three (`v >= 10^16`: 4 + 8 + 8), at most 8 when two (8 + 8).
 #[inline(always)]
-pub(crate) fn put_u64(sink: &mut Sink, v: u64) {
+pub(crate) unsafe fn put_u64_unchecked(sink: &mut Sink, v: u64) {
     const E8: u64 = 100_000_000;
-    if v < E8 {
-        put_head(sink, v as u32);
-    } else if v < E8 * E8 {
-        put_head(sink, (v / E8) as u32);
-        put8(sink, (v % E8) as u32);
-    } else {
-        let (top, rest) = (v / (E8 * E8), v % (E8 * E8));
-        put_head(sink, top as u32);
-        put8(sink, (rest / E8) as u32);
-        put8(sink, (rest % E8) as u32);
+    // SAFETY: within the room the caller made, as counted above.
+    unsafe {
+        if v < E8 {
+            put_head_unchecked(sink, v as u32);
+        } else if v < E8 * E8 {
+            put_head_unchecked(sink, (v / E8) as u32);
+            put8_unchecked(sink, (v % E8) as u32);
+        } else {
+            let (top, rest) = (v / (E8 * E8), v % (E8 * E8));
+            put_head_unchecked(sink, top as u32);
+            put8_unchecked(sink, (rest / E8) as u32);
+            put8_unchecked(sink, (rest % E8) as u32);
+        }
     }
 }
 
 /// Writes `v` in decimal.
+///
+/// # Safety
+/// Room for 10 bytes (a head of at most 2 digits, then 8, or one block of 8).
 #[inline(always)]
-pub(crate) fn put_u32(sink: &mut Sink, v: u32) {
+pub(crate) unsafe fn put_u32_unchecked(sink: &mut Sink, v: u32) {
     const E8: u32 = 100_000_000;
-    if v < E8 {
-        put_head(sink, v);
-    } else {
-        put_head(sink, v / E8);
-        put8(sink, v % E8);
+    // SAFETY: within the room the caller made, as counted above.
+    unsafe {
+        if v < E8 {
+            put_head_unchecked(sink, v);
+        } else {
+            put_head_unchecked(sink, v / E8);
+            put8_unchecked(sink, v % E8);
+        }
     }
 }
 
 /// Writes `v` in decimal.
+///
+/// # Safety
+/// Room for 21 bytes (the sign, then as [`put_u64_unchecked`]).
 #[inline(always)]
-pub(crate) fn put_i64(sink: &mut Sink, v: i64) {
-    // Write the sign unconditionally and keep it only when negative.
-    sink.put_keep(b"-", (v < 0) as usize);
-    put_u64(sink, v.unsigned_abs());
+pub(crate) unsafe fn put_i64_unchecked(sink: &mut Sink, v: i64) {
+    // SAFETY: within the room the caller made. The sign is written always and kept only when
+    // negative.
+    unsafe {
+        sink.put_unchecked(b"-", (v < 0) as usize);
+        put_u64_unchecked(sink, v.unsigned_abs());
+    }
 }
 
 /// Writes `v` in decimal.
+///
+/// # Safety
+/// Room for 11 bytes (the sign, then as [`put_u32_unchecked`]).
 #[inline(always)]
-pub(crate) fn put_i32(sink: &mut Sink, v: i32) {
-    sink.put_keep(b"-", (v < 0) as usize);
-    put_u32(sink, v.unsigned_abs());
+pub(crate) unsafe fn put_i32_unchecked(sink: &mut Sink, v: i32) {
+    // SAFETY: within the room the caller made.
+    unsafe {
+        sink.put_unchecked(b"-", (v < 0) as usize);
+        put_u32_unchecked(sink, v.unsigned_abs());
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +129,24 @@ mod tests {
         f(&mut s);
         s.finish();
         String::from_utf8(v).unwrap()
+    }
+
+    // Each with exactly the room it documents (debug builds check every write against it).
+    fn put_i64(s: &mut Sink, v: i64) {
+        s.reserve(21);
+        unsafe { put_i64_unchecked(s, v) }
+    }
+    fn put_u64(s: &mut Sink, v: u64) {
+        s.reserve(20);
+        unsafe { put_u64_unchecked(s, v) }
+    }
+    fn put_i32(s: &mut Sink, v: i32) {
+        s.reserve(11);
+        unsafe { put_i32_unchecked(s, v) }
+    }
+    fn put_u32(s: &mut Sink, v: u32) {
+        s.reserve(10);
+        unsafe { put_u32_unchecked(s, v) }
     }
 
     #[test]

@@ -9,28 +9,35 @@ use crate::sink::Sink;
 /// Three paths, by the magnitude of `f` (see [`format_double`] for why it decides the layout):
 /// in Go's plain range `zmij`'s text as it is; zeros are constants; exponent forms go through
 /// [`format_double`].
+///
+/// # Safety
+/// Room for 24 bytes (see [`Sink::put_unchecked`]): the longest text (`zmij`'s) is 24 bytes.
 #[inline(always)]
-pub(crate) fn write_double(sink: &mut Sink, f: f64) {
+pub(crate) unsafe fn write_double_unchecked(sink: &mut Sink, f: f64) {
     let a = f.abs();
-    if (0.0001..1e6).contains(&a) {
-        let mut zb = zmij::Buffer::new();
-        sink.put_small(zb.format_finite(f).as_bytes());
-    } else if a == 0.0 {
-        if f.is_sign_negative() {
-            sink.put(b"-0.0");
+    // SAFETY: every branch stays within the 24 bytes, as counted above.
+    unsafe {
+        if (0.0001..1e6).contains(&a) {
+            let mut zb = zmij::Buffer::new();
+            sink.put_small_unchecked(zb.format_finite(f).as_bytes());
+        } else if a == 0.0 {
+            if f.is_sign_negative() {
+                sink.put_unchecked(b"-0.0", 4);
+            } else {
+                sink.put_unchecked(b"0.0", 3);
+            }
         } else {
-            sink.put(b"0.0");
+            // Rare: a checked write (its room is separate).
+            sink.with_vec(|out| {
+                let mut buf = [0u8; 32];
+                let n = format_double(f, &mut buf);
+                out.extend_from_slice(&buf[..n]);
+            });
         }
-    } else {
-        sink.with_vec(|out| {
-            let mut buf = [0u8; 32];
-            let n = format_double(f, &mut buf);
-            out.extend_from_slice(&buf[..n]);
-        });
     }
 }
 
-/// Writes `f` (finite) into `buf` as [`write_double`] describes; returns the length (at most
+/// Writes `f` (finite) into `buf` as [`write_double_unchecked`] describes; returns the length (at most
 /// 24).
 ///
 /// The shortest round-trip digits come from `zmij` (Schubfach: shortest, and the closest to
@@ -229,7 +236,9 @@ mod tests {
     fn go(f: f64) -> String {
         let mut out = b"x".to_vec();
         let mut sink = Sink::new(&mut out);
-        write_double(&mut sink, f);
+        sink.reserve(24);
+        // SAFETY: with the room it documents (debug builds check every write against it).
+        unsafe { write_double_unchecked(&mut sink, f) };
         sink.finish();
         let mut buf = [0u8; 32];
         let n = format_double(f, &mut buf);

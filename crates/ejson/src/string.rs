@@ -204,9 +204,13 @@ pub(crate) fn write_str(
     if len < 16 && hay.len() >= 16 {
         let block: &[u8; 16] = hay[..16].try_into().unwrap();
         if plain_len16(block) >= len {
-            sink.push(b'"');
-            sink.put_keep(block, len);
-            sink.push(b'"');
+            sink.reserve(18);
+            // SAFETY: 1 + 16 (keeping len < 16) + 1 bytes, just reserved.
+            unsafe {
+                sink.put_unchecked(b"\"", 1);
+                sink.put_unchecked(block, len);
+                sink.put_unchecked(b"\"", 1);
+            }
             return Ok(());
         }
     }

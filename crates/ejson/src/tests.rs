@@ -330,3 +330,40 @@ fn regex_options_are_sorted_and_escaped() {
     let d = Doc::default().el(0x0b, b"r", b"p\0\xff\0").finish();
     assert_eq!(err(&d).1, ErrorKind::InvalidUtf8(Part::RegexOptions));
 }
+
+#[test]
+fn widest_fixed_size_values_after_the_longest_short_keys() {
+    // Keys of 15 bytes (the longest written as one block) and of 100 (written the slow way),
+    // each before the longest spelling of every fixed-size value; debug builds check each
+    // unchecked write against the room reserved for its element.
+    for key in [&b"abcdefghijklmno"[..], &[b'k'; 100][..]] {
+        let k = std::str::from_utf8(key).unwrap();
+        let d = Doc::default()
+            .date(key, i64::MIN)
+            .el(0x12, key, &i64::MIN.to_le_bytes())
+            .el(0x11, key, &[0xff; 8])
+            .el(0x10, key, &i32::MIN.to_le_bytes())
+            .el(0x01, key, &f64::MIN_POSITIVE.to_bits().to_le_bytes())
+            .el(0x01, key, &(-2.2250738585072014e-300f64).to_le_bytes())
+            .el(0x01, key, &f64::NEG_INFINITY.to_le_bytes())
+            .el(0x07, key, &[0xab; 12])
+            .el(0x06, key, b"")
+            .el(0xff, key, b"")
+            .finish();
+        let want = [
+            r#"{"$date":{"$numberLong":"-9223372036854775808"}}"#,
+            r#"{"$numberLong":"-9223372036854775808"}"#,
+            r#"{"$timestamp":{"t":4294967295,"i":4294967295}}"#,
+            r#"{"$numberInt":"-2147483648"}"#,
+            r#"{"$numberDouble":"2.2250738585072014E-308"}"#,
+            r#"{"$numberDouble":"-2.2250738585072014E-300"}"#,
+            r#"{"$numberDouble":"-Infinity"}"#,
+            r#"{"$oid":"abababababababababababab"}"#,
+            r#"{"$undefined":true}"#,
+            r#"{"$minKey":1}"#,
+        ]
+        .map(|v| format!(r#""{k}":{v}"#))
+        .join(",");
+        assert_eq!(json(&d, Mode::Canonical), format!("{{{want}}}"));
+    }
+}

@@ -9,11 +9,11 @@
 
 use base64::Engine as _;
 
-use crate::date::{write_iso, RELAXED_END_MS};
+use crate::date::{write_iso_unchecked, RELAXED_END_MS};
 use crate::error::{Error, ErrorKind, Part};
-use crate::int::{put_i32, put_i64, put_u32};
-use crate::number::{write_decimal128, write_double};
-use crate::sink::Sink;
+use crate::int::{put_i32_unchecked, put_i64_unchecked, put_u32_unchecked};
+use crate::number::{write_decimal128, write_double_unchecked};
+use crate::sink::{Sink, ELEMENT_ROOM};
 use crate::string::{check_utf8, plain_len16, plain_prefix, write_str};
 
 /// What kind of container a frame is, i.e. how it is closed and what errors call it.
@@ -176,21 +176,32 @@ fn string_at(
 }
 
 /// Writes `"key":` for the key at `key`; returns where the value starts.
+///
+/// # Safety
+/// Room for 18 bytes (see [`Sink::put_unchecked`]); on return there is room for at least
+/// `ELEMENT_ROOM - 19` bytes (a long key is written with checked writes, then a new room is
+/// made).
 #[inline(always)]
-fn write_key(sink: &mut Sink, doc: &[u8], key: usize, end: usize) -> Result<usize, Error> {
+unsafe fn write_key(sink: &mut Sink, doc: &[u8], key: usize, end: usize) -> Result<usize, Error> {
     // Short plain keys (nearly all): one 16-byte look at the document from the key on finds
     // the key's 0x00, and one 16-byte block writes the key.
     if let Some(block) = doc.get(key..key + 16) {
         let block: &[u8; 16] = block.try_into().unwrap();
         let n = plain_len16(block);
         if n < 16 && block[n] == 0 && key + n < end {
-            sink.push(b'"');
-            sink.put_keep(block, n);
-            sink.put(b"\":");
+            // SAFETY: within the element's room: `"`, 16 bytes keeping n < 16, `":`.
+            unsafe {
+                sink.put_unchecked(b"\"", 1);
+                sink.put_unchecked(block, n);
+                sink.put_unchecked(b"\":", 2);
+            }
             return Ok(key + n + 1);
         }
     }
-    sink.with_vec(|out| write_key_general(out, doc, key, end))
+    let value = sink.with_vec(|out| write_key_general(out, doc, key, end));
+    // A long key may have used up the element's room: make it anew for the value.
+    sink.reserve(ELEMENT_ROOM);
+    value
 }
 
 /// [`write_key`] for keys that are long, need escaping, or end near the end of the document.
@@ -231,24 +242,37 @@ fn skip_array_key(doc: &[u8], key: usize, end: usize) -> Result<usize, Error> {
     cstring_end(doc, key, end, Part::Key)
 }
 
-/// Each byte as two lowercase hex digits.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [HEX[i >> 4], HEX[i & 15]];
-        i += 1;
-    }
-    t
-};
-
+/// The lowercase hex digits of the four bytes of `x` (as they lie in memory: `x` read
+/// little-endian), as ASCII in a `u64` whose little-endian bytes are the text.
 #[inline(always)]
-fn write_oid(sink: &mut Sink, oid: &[u8; 12]) {
-    let mut b = *b"{\"$oid\":\"000000000000000000000000\"}";
-    for (i, &byte) in oid.iter().enumerate() {
-        b[9 + 2 * i..11 + 2 * i].copy_from_slice(&HEX_PAIRS[byte as usize]);
+fn hex8(x: u32) -> u64 {
+    let x = x as u64;
+    // Byte i to byte 2i.
+    let x = (x | x << 16) & 0x0000_FFFF_0000_FFFF;
+    let x = (x | x << 8) & 0x00FF_00FF_00FF_00FF;
+    // Its high nibble stays at byte 2i, its low nibble goes to byte 2i + 1.
+    let n = (x >> 4 & 0x000F_000F_000F_000F) | (x & 0x000F_000F_000F_000F) << 8;
+    // 0-9 -> '0'-'9', 10-15 -> 'a'-'f' ('a' = '0' + 10 + 39): nibble + 6 has bit 4 set
+    // exactly when the nibble is above 9 (no carries between bytes: at most 21).
+    let above9 = (n + 0x0606_0606_0606_0606) >> 4 & 0x0101_0101_0101_0101;
+    n + 0x3030_3030_3030_3030 + above9 * 39
+}
+
+/// Writes `{"$oid":"<24 hex digits>"}`.
+///
+/// # Safety
+/// Room for 35 bytes.
+#[inline(always)]
+unsafe fn write_oid(sink: &mut Sink, oid: &[u8; 12]) {
+    let word = |i: usize| u32::from_le_bytes(oid[i..i + 4].try_into().unwrap());
+    // SAFETY: 9 + 8 + 8 + 8 + 2 = 35 bytes, within the caller's room.
+    unsafe {
+        sink.put_unchecked(b"{\"$oid\":\"", 9);
+        sink.put_unchecked(&hex8(word(0)).to_le_bytes(), 8);
+        sink.put_unchecked(&hex8(word(4)).to_le_bytes(), 8);
+        sink.put_unchecked(&hex8(word(8)).to_le_bytes(), 8);
+        sink.put_unchecked(b"\"}", 2);
     }
-    sink.put(&b);
 }
 
 fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -325,6 +349,9 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
     let mut pos = 4;
     let mut first = true;
     loop {
+        // Room for the unchecked writes of this element (or closer): the comma, a short key
+        // and any fixed-size value, at most 19 + 49 bytes (see ELEMENT_ROOM).
+        sink.reserve(ELEMENT_ROOM);
         let t = doc[pos];
         if pos == end {
             if t != 0 {
@@ -333,10 +360,13 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                     ErrorKind::MissingTerminator { part: kind.part() },
                 ));
             }
-            match kind {
-                Container::Top | Container::Embedded => sink.push(b'}'),
-                Container::Array => sink.push(b']'),
-                Container::Scope => sink.put(b"}}"),
+            // SAFETY: at most 2 bytes, within the room.
+            unsafe {
+                match kind {
+                    Container::Top | Container::Embedded => sink.put_unchecked(b"}", 1),
+                    Container::Array => sink.put_unchecked(b"]", 1),
+                    Container::Scope => sink.put_unchecked(b"}}", 2),
+                }
             }
             match stack.pop() {
                 None => {
@@ -362,32 +392,40 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
             return Err(Error::new(pos, ErrorKind::UnknownType(t)));
         }
         // The comma is written always and kept unless this is the container's first element.
-        sink.put_keep(b",", !first as usize);
+        // SAFETY: 1 byte, within the room.
+        unsafe { sink.put_unchecked(b",", !first as usize) };
         first = false;
         let v = if kind == Container::Array {
             // Array keys are not written; like bsondump, their digits are not checked.
             skip_array_key(doc, pos + 1, end)? + 1
         } else {
-            write_key(&mut sink, doc, pos + 1, end)?
+            // SAFETY: at most 18 bytes, after the comma's 1.
+            unsafe { write_key(&mut sink, doc, pos + 1, end)? }
         };
+        // From here on, the fixed-size values write at most 49 bytes unchecked (the longest:
+        // `{"$date":{"$numberLong":"` 25, an int64 in blocks ending within 21, `"}}` 3), and
+        // at least ELEMENT_ROOM - 19 bytes of room are left.
         pos = match t {
             0x01 => {
                 need(v, 8, end, Part::Double)?;
                 let f = f64::from_bits(le_i64(doc, v) as u64);
-                if f.is_finite() {
-                    if RELAXED {
-                        write_double(&mut sink, f);
+                // SAFETY: at most 18 + 24 + 2 bytes.
+                unsafe {
+                    if f.is_finite() {
+                        if RELAXED {
+                            write_double_unchecked(&mut sink, f);
+                        } else {
+                            sink.put_unchecked(b"{\"$numberDouble\":\"", 18);
+                            write_double_unchecked(&mut sink, f);
+                            sink.put_unchecked(b"\"}", 2);
+                        }
+                    } else if f.is_nan() {
+                        sink.put_unchecked(b"{\"$numberDouble\":\"NaN\"}", 23);
+                    } else if f > 0.0 {
+                        sink.put_unchecked(b"{\"$numberDouble\":\"Infinity\"}", 28);
                     } else {
-                        sink.put(b"{\"$numberDouble\":\"");
-                        write_double(&mut sink, f);
-                        sink.put(b"\"}");
+                        sink.put_unchecked(b"{\"$numberDouble\":\"-Infinity\"}", 29);
                     }
-                } else if f.is_nan() {
-                    sink.put(b"{\"$numberDouble\":\"NaN\"}");
-                } else if f > 0.0 {
-                    sink.put(b"{\"$numberDouble\":\"Infinity\"}");
-                } else {
-                    sink.put(b"{\"$numberDouble\":\"-Infinity\"}");
                 }
                 v + 8
             }
@@ -410,7 +448,8 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 if v + len as usize > end {
                     return Err(Error::new(v, ErrorKind::Overrun { part, len }));
                 }
-                sink.push(open);
+                // SAFETY: 1 byte.
+                unsafe { sink.put_unchecked(&[open], 1) };
                 stack.push(end, kind);
                 end = v + len as usize - 1;
                 kind = inner;
@@ -463,19 +502,22 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 stop
             }
             0x06 => {
-                sink.put(b"{\"$undefined\":true}");
+                // SAFETY: 19 bytes.
+                unsafe { sink.put_unchecked(b"{\"$undefined\":true}", 19) };
                 v
             }
             0x07 => {
                 need(v, 12, end, Part::ObjectId)?;
-                write_oid(&mut sink, doc[v..v + 12].try_into().unwrap());
+                // SAFETY: 35 bytes.
+                unsafe { write_oid(&mut sink, doc[v..v + 12].try_into().unwrap()) };
                 v + 12
             }
             0x08 => {
                 need(v, 1, end, Part::Boolean)?;
+                // SAFETY: at most 5 bytes.
                 match doc[v] {
-                    0 => sink.put(b"false"),
-                    1 => sink.put(b"true"),
+                    0 => unsafe { sink.put_unchecked(b"false", 5) },
+                    1 => unsafe { sink.put_unchecked(b"true", 4) },
                     b => return Err(Error::new(v, ErrorKind::InvalidBoolean(b))),
                 }
                 v + 1
@@ -483,19 +525,23 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
             0x09 => {
                 need(v, 8, end, Part::Datetime)?;
                 let ms = le_i64(doc, v);
-                if RELAXED && (0..RELAXED_END_MS).contains(&ms) {
-                    sink.put(b"{\"$date\":\"");
-                    write_iso(&mut sink, ms);
-                    sink.put(b"\"}");
-                } else {
-                    sink.put(b"{\"$date\":{\"$numberLong\":\"");
-                    put_i64(&mut sink, ms);
-                    sink.put(b"\"}}");
+                // SAFETY: at most 10 + 24 + 2, or 25 + 21 + 3 bytes.
+                unsafe {
+                    if RELAXED && (0..RELAXED_END_MS).contains(&ms) {
+                        sink.put_unchecked(b"{\"$date\":\"", 10);
+                        write_iso_unchecked(&mut sink, ms);
+                        sink.put_unchecked(b"\"}", 2);
+                    } else {
+                        sink.put_unchecked(b"{\"$date\":{\"$numberLong\":\"", 25);
+                        put_i64_unchecked(&mut sink, ms);
+                        sink.put_unchecked(b"\"}}", 3);
+                    }
                 }
                 v + 8
             }
             0x0A => {
-                sink.put(b"null");
+                // SAFETY: 4 bytes.
+                unsafe { sink.put_unchecked(b"null", 4) };
                 v
             }
             0x0B => {
@@ -515,7 +561,9 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 sink.put(b"{\"$dbPointer\":{\"$ref\":");
                 write_str(&mut sink, &doc[at..], len, at, Part::DbPointerNamespace)?;
                 sink.put(b",\"$id\":");
-                write_oid(&mut sink, doc[id..id + 12].try_into().unwrap());
+                sink.reserve(35);
+                // SAFETY: 35 bytes, just reserved.
+                unsafe { write_oid(&mut sink, doc[id..id + 12].try_into().unwrap()) };
                 sink.put(b"}}");
                 id + 12
             }
@@ -587,33 +635,42 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
             0x10 => {
                 need(v, 4, end, Part::Int32)?;
                 let n = le_i32(doc, v);
-                if RELAXED {
-                    put_i32(&mut sink, n);
-                } else {
-                    sink.put(b"{\"$numberInt\":\"");
-                    put_i32(&mut sink, n);
-                    sink.put(b"\"}");
+                // SAFETY: at most 15 + 11 + 2 bytes.
+                unsafe {
+                    if RELAXED {
+                        put_i32_unchecked(&mut sink, n);
+                    } else {
+                        sink.put_unchecked(b"{\"$numberInt\":\"", 15);
+                        put_i32_unchecked(&mut sink, n);
+                        sink.put_unchecked(b"\"}", 2);
+                    }
                 }
                 v + 4
             }
             0x11 => {
                 need(v, 8, end, Part::Timestamp)?;
-                sink.put(b"{\"$timestamp\":{\"t\":");
-                put_u32(&mut sink, le_u32(doc, v + 4));
-                sink.put(b",\"i\":");
-                put_u32(&mut sink, le_u32(doc, v));
-                sink.put(b"}}");
+                // SAFETY: at most 19 + 10 + 5 + 10 + 2 bytes.
+                unsafe {
+                    sink.put_unchecked(b"{\"$timestamp\":{\"t\":", 19);
+                    put_u32_unchecked(&mut sink, le_u32(doc, v + 4));
+                    sink.put_unchecked(b",\"i\":", 5);
+                    put_u32_unchecked(&mut sink, le_u32(doc, v));
+                    sink.put_unchecked(b"}}", 2);
+                }
                 v + 8
             }
             0x12 => {
                 need(v, 8, end, Part::Int64)?;
                 let n = le_i64(doc, v);
-                if RELAXED {
-                    put_i64(&mut sink, n);
-                } else {
-                    sink.put(b"{\"$numberLong\":\"");
-                    put_i64(&mut sink, n);
-                    sink.put(b"\"}");
+                // SAFETY: at most 16 + 21 + 2 bytes.
+                unsafe {
+                    if RELAXED {
+                        put_i64_unchecked(&mut sink, n);
+                    } else {
+                        sink.put_unchecked(b"{\"$numberLong\":\"", 16);
+                        put_i64_unchecked(&mut sink, n);
+                        sink.put_unchecked(b"\"}", 2);
+                    }
                 }
                 v + 8
             }
@@ -625,11 +682,13 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
                 v + 16
             }
             0x7F => {
-                sink.put(b"{\"$maxKey\":1}");
+                // SAFETY: 13 bytes.
+                unsafe { sink.put_unchecked(b"{\"$maxKey\":1}", 13) };
                 v
             }
             0xFF => {
-                sink.put(b"{\"$minKey\":1}");
+                // SAFETY: 13 bytes.
+                unsafe { sink.put_unchecked(b"{\"$minKey\":1}", 13) };
                 v
             }
             _ => unreachable!("KNOWN_TYPE admits only the types matched above"),
