@@ -9,9 +9,12 @@
 //! that needs attention 16 bytes per step (SSE2 on x86_64, word arithmetic elsewhere). It scans
 //! the document bytes from the string's start onwards, not just the string: the string's 0x00
 //! terminator is itself such a byte, so the scan stops there at the latest, and short strings
-//! still get whole 16-byte loads. Short runs are then copied as fixed 16/32-byte moves (no
-//! `memcpy` call). Only a string with something to escape or with non-ASCII bytes goes to the
-//! slow path, and only then is `simdutf8` run, over the tail that is not plain ASCII.
+//! still get whole 16-byte loads. Strings of fewer than 32 plain bytes are written inline by
+//! [`write_str`] as one 16- or 32-byte block (no `memcpy` call). The others go to a general
+//! path that copies plain runs as blocks and handles escapes and non-ASCII between them: a
+//! short non-ASCII tail is validated character by character as it is copied, a long one (64
+//! bytes or more) first with `simdutf8`, then copied in runs that only stop at escapes and at
+//! 0xE2 (the lead byte of U+2028 and U+2029).
 
 use crate::error::{Error, ErrorKind, Part};
 use crate::sink::Sink;
@@ -200,12 +203,26 @@ pub(crate) fn write_str(
     part: Part,
 ) -> Result<(), Error> {
     debug_assert!(hay.len() > len && hay[len] == 0);
-    // Short plain ASCII (most strings): one 16-byte look, one 16-byte block.
+    // Short plain ASCII (most strings): one or two 16-byte looks, one block.
     if len < 16 && hay.len() >= 16 {
         let block: &[u8; 16] = hay[..16].try_into().unwrap();
         if plain_len16(block) >= len {
             sink.reserve(18);
             // SAFETY: 1 + 16 (keeping len < 16) + 1 bytes, just reserved.
+            unsafe {
+                sink.put_unchecked(b"\"", 1);
+                sink.put_unchecked(block, len);
+                sink.put_unchecked(b"\"", 1);
+            }
+            return Ok(());
+        }
+    } else if len < 32 && hay.len() >= 32 {
+        let block: &[u8; 32] = hay[..32].try_into().unwrap();
+        if plain_len16(block[..16].try_into().unwrap()) == 16
+            && 16 + plain_len16(block[16..].try_into().unwrap()) >= len
+        {
+            sink.reserve(34);
+            // SAFETY: 1 + 32 (keeping len < 32) + 1 bytes, just reserved.
             unsafe {
                 sink.put_unchecked(b"\"", 1);
                 sink.put_unchecked(block, len);
@@ -219,6 +236,12 @@ pub(crate) fn write_str(
 
 /// [`write_str`] for strings that are long or need more than a copy. (It takes the `Vec`, not
 /// the caller's [`Sink`], so that the caller's cursor can stay in registers.)
+///
+/// Escapes and non-ASCII are handled one at a time between runs of plain ASCII copied as
+/// blocks. Short tails (from the first byte that is not plain ASCII) are validated as they are
+/// copied, character by character; long ones are validated first with `simdutf8` and then
+/// copied in runs that only stop at escapes and at 0xE2 (U+2028 and U+2029 start with it).
+/// On invalid UTF-8 the error is returned with partial output (the caller rolls it back).
 #[inline(never)]
 fn write_str_general(
     out: &mut Vec<u8>,
@@ -228,24 +251,125 @@ fn write_str_general(
     part: Part,
 ) -> Result<(), Error> {
     let mut sink = Sink::new(out);
-    let n = plain_prefix(hay);
-    if n >= len {
-        sink.push(b'"');
-        sink.copy_prefix(hay, len);
-        sink.push(b'"');
-        sink.finish();
-        return Ok(());
-    }
-    // Validate what may hold non-ASCII before writing anything of it.
-    let tail = &hay[n..len];
-    if !tail.is_ascii() {
-        check_utf8(tail, offset + n, part)?;
-    }
     sink.push(b'"');
-    sink.copy_prefix(hay, n);
-    write_escaped_tail(&mut sink, hay, n, len);
+    let n = plain_prefix(hay);
+    sink.copy_prefix(hay, n.min(len));
+    if n < len {
+        if len - n < 64 {
+            write_tail_validating(&mut sink, hay, n, len)
+                .map_err(|at| Error::new(offset + at, ErrorKind::InvalidUtf8(part)))?;
+        } else {
+            let tail = &hay[n..len];
+            if !tail.is_ascii() {
+                check_utf8(tail, offset + n, part)?;
+            }
+            write_escaped_tail(&mut sink, hay, n, len);
+        }
+    }
     sink.push(b'"');
     sink.finish();
+    Ok(())
+}
+
+/// Writes the escape of the ASCII byte `b` (below 0x20, `"` or `\`).
+#[inline(always)]
+fn write_escape(sink: &mut Sink, b: u8) {
+    match b {
+        b'"' => sink.put(b"\\\""),
+        b'\\' => sink.put(b"\\\\"),
+        b'\n' => sink.put(b"\\n"),
+        b'\r' => sink.put(b"\\r"),
+        b'\t' => sink.put(b"\\t"),
+        0x08 => sink.put(b"\\b"),
+        0x0c => sink.put(b"\\f"),
+        _ => {
+            debug_assert!(b < 0x20);
+            sink.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]);
+        }
+    }
+}
+
+/// Length of the UTF-8 character starting with the byte `hay[i] >= 0x80`, if it is a valid
+/// one that ends by `len` — the rules of `std::str::from_utf8`: no overlong forms (C0, C1,
+/// E0 80-9F, F0 80-8F), no surrogates (ED A0-BF), nothing above U+10FFFF (F4 90-BF, F5-FF),
+/// no stray continuation bytes. `hay[len]` is 0x00, never a continuation byte, so a sequence
+/// cut short by the end of the string fails at its first missing byte without reading past it.
+#[inline(always)]
+fn utf8_char_len(hay: &[u8], i: usize) -> Option<usize> {
+    let cont = |b: u8| (0x80..=0xBF).contains(&b);
+    let b = hay[i];
+    let (n, second) = match b {
+        0xC2..=0xDF => (2, 0x80..=0xBF),
+        0xE0 => (3, 0xA0..=0xBF),
+        0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80..=0xBF),
+        0xED => (3, 0x80..=0x9F),
+        0xF0 => (4, 0x90..=0xBF),
+        0xF1..=0xF3 => (4, 0x80..=0xBF),
+        0xF4 => (4, 0x80..=0x8F),
+        _ => return None,
+    };
+    if !second.contains(&hay[i + 1]) {
+        return None;
+    }
+    // A continuation byte at i + 1 is inside the string, so i + 2 <= len is readable.
+    if n >= 3 && !cont(hay[i + 2]) {
+        return None;
+    }
+    if n == 4 && !cont(hay[i + 3]) {
+        return None;
+    }
+    Some(n)
+}
+
+/// Escapes and copies `hay[from..len]` (`hay[len]` is 0x00), validating UTF-8 as it goes;
+/// `Err(at)` for the first invalid sequence at `hay[at]` (what `from_utf8`'s `valid_up_to`
+/// gives, since all before it is valid).
+#[inline(always)]
+fn write_tail_validating(
+    sink: &mut Sink,
+    hay: &[u8],
+    from: usize,
+    len: usize,
+) -> Result<(), usize> {
+    let mut i = from;
+    while i < len {
+        let b = hay[i];
+        if b < 0x80 {
+            if PLAIN[b as usize] {
+                // Stops at `len` at the latest.
+                let run = plain_prefix(&hay[i..]);
+                sink.copy_prefix(&hay[i..], run);
+                i += run;
+            } else {
+                write_escape(sink, b);
+                i += 1;
+            }
+            continue;
+        }
+        let n = utf8_char_len(hay, i).ok_or(i)?;
+        if n == 3 && b == 0xE2 && hay[i + 1] == 0x80 && (hay[i + 2] | 1) == 0xA9 {
+            sink.put(if hay[i + 2] == 0xA8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+        } else {
+            // The 4-byte block may reach past the string (its bytes are not kept) but not
+            // past `hay`.
+            match hay.get(i..i + 4) {
+                Some(block) => sink.put_keep::<4>(block.try_into().unwrap(), n),
+                None => sink.extend(&hay[i..i + n]),
+            }
+        }
+        i += n;
+    }
     Ok(())
 }
 
@@ -264,37 +388,19 @@ fn write_escaped_tail(sink: &mut Sink, hay: &[u8], from: usize, len: usize) {
         }
         let b = hay[i];
         i += 1;
-        match b {
-            b'"' => sink.put(b"\\\""),
-            b'\\' => sink.put(b"\\\\"),
-            b'\n' => sink.put(b"\\n"),
-            b'\r' => sink.put(b"\\r"),
-            b'\t' => sink.put(b"\\t"),
-            0x08 => sink.put(b"\\b"),
-            0x0c => sink.put(b"\\f"),
-            0x00..=0x1f => sink.put(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]),
-            _ => {
-                debug_assert_eq!(b, 0xE2);
-                // U+2028 (E2 80 A8) and U+2029 (E2 80 A9); other characters led by E2 are
-                // copied (valid UTF-8: a lead byte E2 has two continuation bytes in the string).
-                if i + 1 < len && hay[i] == 0x80 && (hay[i + 1] | 1) == 0xA9 {
-                    sink.put(if hay[i + 1] == 0xA8 {
-                        b"\\u2028"
-                    } else {
-                        b"\\u2029"
-                    });
-                    i += 2;
-                } else {
-                    sink.push(b);
-                }
-            }
+        if b != 0xE2 {
+            write_escape(sink, b);
+        } else if i + 1 < len && hay[i] == 0x80 && (hay[i + 1] | 1) == 0xA9 {
+            // U+2028 (E2 80 A8) and U+2029 (E2 80 A9); other characters led by E2 are
+            // copied (valid UTF-8: a lead byte E2 has two continuation bytes in the string).
+            sink.put(if hay[i + 1] == 0xA8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 2;
+        } else {
+            sink.push(b);
         }
     }
 }
@@ -388,6 +494,93 @@ mod tests {
         // Truncated sequence at the end.
         let e = esc(b"xx\xe2\x80").unwrap_err();
         assert_eq!(e.offset, 2);
+    }
+
+    /// The escaping of valid UTF-8 text, char by char, as the Go writer does it.
+    fn reference(s: &str) -> String {
+        let mut want = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => want.push_str("\\\""),
+                '\\' => want.push_str("\\\\"),
+                '\n' => want.push_str("\\n"),
+                '\r' => want.push_str("\\r"),
+                '\t' => want.push_str("\\t"),
+                '\u{8}' => want.push_str("\\b"),
+                '\u{c}' => want.push_str("\\f"),
+                '\u{2028}' => want.push_str("\\u2028"),
+                '\u{2029}' => want.push_str("\\u2029"),
+                c if (c as u32) < 0x20 => want.push_str(&format!("\\u{:04x}", c as u32)),
+                c => want.push(c),
+            }
+        }
+        want.push('"');
+        want
+    }
+
+    #[test]
+    fn random_bytes_are_validated_like_std_and_escaped_like_the_reference() {
+        // Bytes drawn to make valid and invalid UTF-8 of every kind likely: ASCII (plain and
+        // escaped), continuation bytes, every class of lead byte, U+2028/U+2029 pieces.
+        let alphabet: Vec<u8> = [
+            &b"aZ ~\"\\\n\x00\x1f\x7f"[..],
+            &[0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xa8, 0xa9, 0xbf],
+            &[
+                0xc0, 0xc1, 0xc2, 0xc3, 0xdf, 0xe0, 0xe1, 0xe2, 0xe2, 0xec, 0xed, 0xee, 0xef,
+            ],
+            &[0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xff],
+        ]
+        .concat();
+        let mut x = 0x853C_49E6_748F_EA9Bu64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for _ in 0..200_000 {
+            let r = next();
+            let len = (r % 100) as usize;
+            // One string in two has raw bytes, one in sixteen of its pieces (errors late).
+            let raw = if r >> 40 & 1 == 0 { 0 } else { 1 };
+            let mut s: Vec<u8> = Vec::with_capacity(len);
+            while s.len() < len {
+                let r = next();
+                match r % 16 {
+                    k if k >= raw => s.extend_from_slice(
+                        [
+                            "é", "☆", "😀", "\u{2028}", "\u{2029}", "\u{2027}", "abc", "\"",
+                        ][(r >> 8) as usize % 8]
+                            .as_bytes(),
+                    ),
+                    _ => s.push(alphabet[(r >> 8) as usize % alphabet.len()]),
+                }
+            }
+            for extra in [&b""[..], b"\x10more document bytes after the string"] {
+                let mut hay = s.clone();
+                hay.push(0);
+                hay.extend_from_slice(extra);
+                let mut out = b"prefix".to_vec();
+                let mut sink = Sink::new(&mut out);
+                let got = write_str(&mut sink, &hay, s.len(), 1000, Part::Symbol);
+                match std::str::from_utf8(&s) {
+                    Ok(text) => {
+                        got.unwrap();
+                        sink.finish();
+                        assert_eq!(std::str::from_utf8(&out[6..]).unwrap(), reference(text));
+                        valid += 1;
+                    }
+                    Err(e) => {
+                        let e2 = got.unwrap_err();
+                        assert_eq!(e2.offset, 1000 + e.valid_up_to(), "{s:x?}");
+                        assert_eq!(e2.kind, ErrorKind::InvalidUtf8(Part::Symbol));
+                        invalid += 1;
+                    }
+                }
+            }
+        }
+        assert!(valid > 100_000 && invalid > 100_000, "{valid} {invalid}");
     }
 
     #[test]
