@@ -6,6 +6,11 @@
 //!
 //! Invariant of the walk: `end` is the index of the 0x00 that terminates the innermost open
 //! container; every element of that container, value included, must end at or before `end`.
+//!
+//! Output: each loop turn reserves `ELEMENT_ROOM` bytes in the [`Sink`], and the comma, a
+//! short key and the fixed-size values are written into that room unchecked (each such write
+//! says how many bytes it may use; debug builds check them all); everything of variable
+//! length (strings, binary, long keys…) uses checked writes.
 
 use base64::Engine as _;
 
