@@ -26,10 +26,11 @@
 //! exact shortcut for up to nine decimals, else `zmij`'s shortest digits), and Decimal128 per
 //! its spec; `date` formats relaxed dates (own calendar arithmetic).
 //!
-//! **Speed.** About 1 GB/s of BSON (1.3-1.4 GB/s of canonical JSON) per core on realistic
-//! documents (`benches/benches/ejson.rs`, and a 256 MiB pymongo-made collection; AMD EPYC, a
-//! noisy 2-core VM), about twice as fast as the first version. Callers that reuse `out`
-//! across documents allocate nothing.
+//! **Speed.** 0.8-1.2 GB/s of BSON per core on realistic documents (`benches/benches/ejson.rs`,
+//! and a 256 MiB pymongo-made collection), i.e. 1.2-1.8 GB/s of canonical JSON (AMD EPYC, a
+//! noisy 2-core VM): 1.9-2.4 times the first version, measured side by side in one process.
+//! Relaxed mode runs at about the same speed. Callers that reuse `out` across documents
+//! allocate nothing.
 //!
 //! **Decisions worth knowing** (atlas-export.md §6):
 //! - Doubles: `1.0`, `1E+06`, `1.234567E+06`, `5E-324`, `-0.0`; `NaN`, `Infinity`,
