@@ -12,25 +12,9 @@
 
 use std::hint::black_box;
 
+use bsonflow_benches::Rng;
 use bsonflow_ejson::{write_document, Mode};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// Appends BSON elements to a document body; `end` frames it.
 struct Body(Vec<u8>);
@@ -69,8 +53,9 @@ impl Body {
     }
     fn oid(&mut self, key: &str, rng: &mut Rng) {
         self.head(0x07, key);
-        self.0.extend_from_slice(&rng.next().to_le_bytes());
-        self.0.extend_from_slice(&(rng.next() as u32).to_le_bytes());
+        self.0.extend_from_slice(&rng.next_u64().to_le_bytes());
+        self.0
+            .extend_from_slice(&(rng.next_u64() as u32).to_le_bytes());
     }
     fn boolean(&mut self, key: &str, v: bool) {
         self.head(0x08, key);
