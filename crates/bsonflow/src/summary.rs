@@ -22,8 +22,15 @@ pub struct Notes {
     pub missing_skipped: Vec<String>,
 }
 
+/// A size in B, kB, MB or GB (powers of 1000), with one decimal.
 fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+    let b = bytes as f64;
+    match bytes {
+        0..=999 => format!("{bytes} B"),
+        1_000..=999_999 => format!("{:.1} kB", b / 1e3),
+        1_000_000..=9_999_999_999 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
 }
 
 /// Prints the summary on stdout.
@@ -121,5 +128,19 @@ pub fn exit_code(summary: &RunSummary, notes: &Notes) -> u8 {
         EXIT_SKIPPED_DATA
     } else {
         EXIT_OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mb;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(mb(0), "0 B");
+        assert_eq!(mb(999), "999 B");
+        assert_eq!(mb(6465), "6.5 kB");
+        assert_eq!(mb(268_435_897), "268.4 MB");
+        assert_eq!(mb(12_300_000_000), "12.3 GB");
     }
 }
