@@ -6,8 +6,9 @@
 //!   compressor was chosen;
 //! - `bson_framing`: finding document boundaries in 64 MiB of BSON (`SliceDocuments`);
 //! - `wiredtiger_read`: reading every document of a WiredTiger collection (checksums,
-//!   snappy, cells) from a generated data directory: `bench-data/wt-snappy` when present
-//!   (see benches/README.md), else `../shared/testdata/generated-dbpaths/snappy-big`.
+//!   snappy, cells) from a generated data directory: `bench-data/wt-snappy-1400000` when
+//!   present (`cargo xtask bench --wiredtiger` makes it), else
+//!   `../shared/testdata/generated-dbpaths/snappy-big`.
 //!
 //! Run with `cargo bench -p bsonflow-benches --bench pipeline`.
 
@@ -86,7 +87,7 @@ fn bson_framing(c: &mut Criterion) {
 fn wiredtiger_read(c: &mut Criterion) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
-        root.join("../bench-data/wt-snappy"),
+        root.join("../bench-data/wt-snappy-1400000"),
         root.join("../../shared/testdata/generated-dbpaths/snappy-big/dbpath"),
     ];
     let Some(path) = candidates

@@ -13,8 +13,10 @@
 //!   `dump.tar.zst` (zstd -3);
 //! - `big.bson`: `events.bson` repeated to `--big-mib` (for the memory check: peak RSS must
 //!   not grow with the input);
-//! - `wt/`: with `--wiredtiger DBPATH`, a generated WiredTiger data directory to convert
-//!   (make one with `../shared/tools/gen_wt_dbpath.py`, see benches/README.md).
+//! - `wt-snappy-<N>/`: with `--wiredtiger`, a snappy data directory of N orders written by
+//!   the real WiredTiger library with `../shared/tools/gen_wt_dbpath.py` (the library is
+//!   built by `../shared/tools/build-wt-oracle.sh --mongodb` when missing);
+//!   `--wiredtiger-dbpath DBPATH` converts an existing one instead.
 //!
 //! Requires: python3 with pymongo, GNU tar, gzip, zstd, libdeflate-gzip
 //! (`apt-get install libdeflate-tools`), taskset.
@@ -30,7 +32,9 @@ struct Options {
     runs: usize,
     mib: u64,
     big_mib: u64,
-    wiredtiger: Option<PathBuf>,
+    /// Convert a WiredTiger data directory too: `Some(None)` = generate one.
+    wiredtiger: Option<Option<PathBuf>>,
+    wiredtiger_docs: u64,
     level: u32,
 }
 
@@ -40,8 +44,12 @@ fn main() -> Result<()> {
         Some("bench") => bench(parse(&args[1..])?),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L] [--wiredtiger DBPATH]\n\n\
-                 Builds datasets under bench-data/, runs the release binary on each and prints a table."
+                "usage: cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L]\n\
+                 \x20                        [--wiredtiger [--wiredtiger-docs N] | --wiredtiger-dbpath DBPATH]\n\n\
+                 Builds datasets under bench-data/, runs the release binary on each and prints a table.\n\
+                 --wiredtiger generates a snappy data directory of N orders (default 1,400,000: a ~510 MB\n\
+                 collection file) with the real WiredTiger library (../shared/tools; building the library\n\
+                 takes ~3 min, generating ~12 min, both once)."
             );
             std::process::exit(2)
         }
@@ -54,6 +62,7 @@ fn parse(args: &[String]) -> Result<Options> {
         mib: 256,
         big_mib: 2048,
         wiredtiger: None,
+        wiredtiger_docs: 1_400_000,
         level: 6,
     };
     let mut it = args.iter();
@@ -64,7 +73,9 @@ fn parse(args: &[String]) -> Result<Options> {
             "--mib" => o.mib = value()?.parse()?,
             "--big-mib" => o.big_mib = value()?.parse()?,
             "--level" => o.level = value()?.parse()?,
-            "--wiredtiger" => o.wiredtiger = Some(PathBuf::from(value()?)),
+            "--wiredtiger" => o.wiredtiger = Some(None),
+            "--wiredtiger-dbpath" => o.wiredtiger = Some(Some(PathBuf::from(value()?))),
+            "--wiredtiger-docs" => o.wiredtiger_docs = value()?.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -476,7 +487,12 @@ fn bench(o: Options) -> Result<()> {
     }
 
     // 5. WiredTiger.
-    if let Some(dbpath) = &o.wiredtiger {
+    let wiredtiger = match &o.wiredtiger {
+        None => None,
+        Some(Some(path)) => Some(path.clone()),
+        Some(None) => Some(generate_wiredtiger(&root, &data, o.wiredtiger_docs)?),
+    };
+    if let Some(dbpath) = &wiredtiger {
         eprintln!("bsonflow convert {} …", dbpath.display());
         let s = repeat(o.runs, clean, || convert(dbpath, &[], false))?;
         rows.push(Row {
@@ -558,6 +574,38 @@ fn bench(o: Options) -> Result<()> {
         json_bytes as f64 / 1e6
     );
     Ok(())
+}
+
+/// A snappy data directory of `docs` orders written by the real WiredTiger library, made
+/// once under `bench-data/` with the shared tools (the library is built first if needed).
+fn generate_wiredtiger(root: &Path, data: &Path, docs: u64) -> Result<PathBuf> {
+    let dbpath = data.join(format!("wt-snappy-{docs}"));
+    if dbpath.join("WiredTiger.turtle").exists() {
+        return Ok(dbpath);
+    }
+    let tools = root.join("../shared/tools");
+    eprintln!("building the real WiredTiger library (once, ~3 min)…");
+    run(Command::new("bash")
+        .arg(tools.join("build-wt-oracle.sh"))
+        .arg("--mongodb"))?;
+    eprintln!(
+        "generating {} ({docs} orders, ~12 min for 1.4 M)…",
+        dbpath.display()
+    );
+    let _ = fs::remove_dir_all(&dbpath);
+    run(Command::new("python3")
+        .arg(tools.join("gen_wt_dbpath.py"))
+        .arg(&dbpath)
+        .args([
+            "--compressor",
+            "snappy",
+            "--seed",
+            "7",
+            "--no-verify",
+            "--docs",
+        ])
+        .arg(docs.to_string()))?;
+    Ok(dbpath)
 }
 
 /// The date for the table header, from `date`.
