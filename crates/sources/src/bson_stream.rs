@@ -285,10 +285,12 @@ pub fn write_slice<W: CollectionWriter>(
 }
 
 /// Pushes every document read from `reader` into `writer`, with the same policy as
-/// [`write_slice`]. I/O errors are returned as they are.
+/// [`write_slice`]. I/O errors are returned as they are. `on_document` runs after each
+/// document written (progress ticks).
 pub fn write_stream<R: Read, W: CollectionWriter>(
     reader: R,
     writer: &mut W,
+    mut on_document: impl FnMut(),
 ) -> Result<StreamStats, StreamError> {
     let mut stats = StreamStats::default();
     let mut docs = DocumentReader::new(reader);
@@ -300,6 +302,7 @@ pub fn write_stream<R: Read, W: CollectionWriter>(
                 writer
                     .write_document(doc, offset)
                     .map_err(StreamError::Sink)?;
+                on_document();
             }
             Ok(None) => return Ok(stats),
             Err(StreamError::Frame(e)) => {

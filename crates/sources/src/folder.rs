@@ -385,7 +385,7 @@ pub fn read_file_into<W: CollectionWriter>(
         let counting = compression::CountingReader::new(io::Cursor::new(head).chain(file));
         let position = counting.position();
         let (_, reader) = compression::decompress(counting).map_err(io_err)?;
-        let result = bson_stream::write_stream(reader, writer);
+        let result = bson_stream::write_stream(reader, writer, || {});
         progress.add(position.load(std::sync::atomic::Ordering::Relaxed));
         result.map_err(|e| match e {
             StreamError::Io { offset, source } => FolderError::Read {

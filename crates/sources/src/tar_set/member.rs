@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use bsonflow_model::{CollectionWriter, SinkError};
 
 use super::IgnoreReason;
-use crate::bson_stream::{DocumentReader, StreamError};
+use crate::bson_stream::{write_stream, StreamError};
 use crate::compression::{self, Compression};
 
 /// The components of a member name, for [`classify`](crate::layout::classify) only: `.` and
@@ -118,30 +118,14 @@ pub(crate) fn pump<R: Read, W: CollectionWriter>(
     tick: &mut dyn FnMut(),
 ) -> Result<Pumped, PumpError> {
     let (_, reader) = content(raw).map_err(|source| PumpError::Read { offset: 0, source })?;
-    let mut docs = DocumentReader::new(reader);
-    let mut out = Pumped::default();
-    loop {
-        match docs.next_document() {
-            Ok(Some((offset, doc))) => {
-                writer
-                    .write_document(doc, offset)
-                    .map_err(PumpError::Sink)?;
-                out.documents += 1;
-                tick();
-            }
-            Ok(None) => return Ok(out),
-            Err(StreamError::Frame(e)) => {
-                writer
-                    .corrupt(e.offset(), &e.to_string())
-                    .map_err(PumpError::Sink)?;
-                out.stopped_at_corruption = true;
-                return Ok(out);
-            }
-            Err(StreamError::Io { offset, source }) => {
-                return Err(PumpError::Read { offset, source })
-            }
-            Err(StreamError::Sink(e)) => return Err(PumpError::Sink(e)),
-        }
+    match write_stream(reader, writer, tick) {
+        Ok(stats) => Ok(Pumped {
+            documents: stats.documents,
+            stopped_at_corruption: stats.stopped_at_corruption,
+        }),
+        Err(StreamError::Io { offset, source }) => Err(PumpError::Read { offset, source }),
+        Err(StreamError::Sink(e)) => Err(PumpError::Sink(e)),
+        Err(StreamError::Frame(_)) => unreachable!("write_stream hands framing errors to the sink"),
     }
 }
 
