@@ -36,7 +36,7 @@ impl Bar {
                 if total > 0 {
                     bar.set_length(total);
                 }
-                bar.set_position(progress.consumed().min(total.max(progress.consumed())));
+                bar.set_position(progress.consumed());
                 std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();

@@ -105,6 +105,7 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
     // are not collections.
     let dump_mode = files.iter().any(|(rel, _)| rel.len() >= 2);
 
+    #[derive(Default)]
     struct Found {
         metadata: Option<PathBuf>,
         cloud_metadata: Option<PathBuf>,
@@ -127,12 +128,7 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
         let (ns, slot) = match &entry {
             SetEntry::Data { ns, .. } | SetEntry::Metadata { ns, .. } => (ns.clone(), entry),
         };
-        let found = by_ns.entry(ns.clone()).or_insert(Found {
-            metadata: None,
-            cloud_metadata: None,
-            plain: None,
-            parts: Vec::new(),
-        });
+        let found = by_ns.entry(ns.clone()).or_default();
         let replace = |current: &mut Option<PathBuf>, path: PathBuf| match current {
             Some(first) => Err(FolderError::Duplicate {
                 ns: ns.clone(),
@@ -171,12 +167,7 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
         }
     }
     for (ns, path) in reinterpreted {
-        let found = by_ns.entry(ns.clone()).or_insert(Found {
-            metadata: None,
-            cloud_metadata: None,
-            plain: None,
-            parts: Vec::new(),
-        });
+        let found = by_ns.entry(ns.clone()).or_default();
         if let Some(first) = &found.metadata {
             return Err(FolderError::Duplicate {
                 ns,
