@@ -1,4 +1,5 @@
-//! `bsonflow convert`: tell the input, run its reader into the exporter, print the summary.
+//! `bsonflow convert`: tell the input, open it, build the exporter, make one reader call,
+//! finish and print. The readers' loops, policies and failure ledger live in the libraries.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,17 +8,27 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bsonflow_ejson::Mode;
 use bsonflow_export::{CompleteMarker, ExportOptions, Exporter, KeyValue, DEFAULT_SHARD_NAME};
-use bsonflow_model::{Namespace, NamespaceFilter, NamespacePattern, Progress};
-use bsonflow_sources::archive;
+use bsonflow_model::{Namespace, NamespaceFilter, NamespacePattern, Progress, ReadOptions};
 use bsonflow_sources::detect::{self, InputKind};
-use bsonflow_sources::folder::{self, CollectionFiles};
-use bsonflow_sources::tar_set::{self, TarOptions};
+use bsonflow_sources::folder::{self, BsonSet};
+use bsonflow_sources::input::Input;
+use bsonflow_sources::{mongodump_archive, tar_set};
+use bsonflow_wiredtiger::DataDir;
 
 use crate::cli::{ConvertArgs, Format};
 use crate::physical::{self, Scratch};
 use crate::progress::Bar;
-use crate::summary::{self, Notes};
+use crate::summary;
 
+/// The input, opened: what the reader of each kind needs before the export starts.
+enum Opened {
+    Set(BsonSet),
+    Tar(Input),
+    Archive(Input),
+    DataDir(DataDir),
+}
+
+/// Detect → open → build the exporter → read → finish → print.
 pub fn run(args: ConvertArgs) -> Result<u8> {
     let started = Instant::now();
     let kind = match detect::detect(&args.input) {
@@ -28,10 +39,6 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         }
         other => other?,
     };
-    let filter = NamespaceFilter::with_patterns(
-        parse_patterns(&args.include, "--include")?,
-        parse_patterns(&args.exclude, "--exclude")?,
-    );
     let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -42,189 +49,94 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         .num_threads(threads)
         .build_global();
     let marker = build_marker(&args)?;
-    let progress = Arc::new(Progress::new());
-    let mut notes = Notes {
-        input: format!("{} ({})", args.input.display(), kind.describe()),
-        ..Notes::default()
-    };
+    let description = format!("{} ({})", args.input.display(), kind.describe());
 
-    let make_exporter = |shard_name: Option<String>| -> Result<Exporter> {
-        let mut options = ExportOptions::new(&args.out);
-        options.mode = match args.format {
-            Format::Canonical => Mode::Canonical,
-            Format::Relaxed => Mode::Relaxed,
-        };
-        options.chunk_bytes = args.chunk_bytes;
-        options.gzip_level = args.gzip_level;
-        options.threads = threads;
-        options.skip_corrupt = args.skip_corrupt;
-        options.filter = filter.clone();
-        options.shard_name = args
-            .shard_name
-            .clone()
-            .or(shard_name)
-            .unwrap_or_else(|| DEFAULT_SHARD_NAME.to_string());
-        Ok(Exporter::new(options)?)
-    };
-
-    // A data directory: its replica-set name is the default shard name.
-    let convert_data_dir = |path: &Path, notes: &mut Notes| -> Result<(Exporter, bool)> {
-        let (dir, rs) = physical::open(path)?;
-        let exporter = make_exporter(rs)?;
-        let ok = physical::export(
-            &dir,
-            &exporter,
-            args.skip_missing,
-            notes,
-            &progress,
-            args.quiet,
-        );
-        Ok((exporter, ok))
-    };
-
-    let (exporter, inputs_complete) = match &kind {
-        InputKind::BsonFolder => {
-            let set = folder::scan(&args.input)?;
-            notes.ignored = set
-                .ignored
-                .iter()
-                .map(|p| {
-                    (
-                        p.display().to_string(),
-                        "not part of a collection".to_string(),
-                    )
-                })
-                .collect();
-            let exporter = make_exporter(None)?;
-            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-            let report = folder::export(&set, &&exporter, &progress);
-            drop(bar);
-            for failure in report.failures {
-                notes.errors.push(failure.to_string());
-                if let Some(ns) = failure_namespace(&failure) {
-                    exporter.record_failure(&ns, failure.to_string());
-                }
-            }
-            (exporter, true)
-        }
+    // Physical backups are unpacked first; the scratch folder lives until the end.
+    let mut scratch = None;
+    let mut unpacked = None;
+    let opened = match &kind {
+        InputKind::BsonFolder => Opened::Set(folder::scan(&args.input)?),
         InputKind::BsonFile(_) => {
             let ns = single_file_namespace(&args.input, args.ns.as_deref(), args.db.as_deref())?;
-            let files = CollectionFiles {
-                ns: ns.clone(),
-                metadata: None,
-                data: vec![args.input.clone()],
-            };
-            let exporter = make_exporter(None)?;
-            progress.add_total(std::fs::metadata(&args.input)?.len());
-            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-            let result = folder::export_collection(&files, &&exporter, &progress);
-            drop(bar);
-            if let Err(e) = result {
-                notes.errors.push(e.to_string());
-                exporter.record_failure(&ns, e.to_string());
-            }
-            (exporter, true)
+            Opened::Set(BsonSet::single_file(&args.input, ns)?)
         }
-        InputKind::MongodumpArchive(_) => {
-            let exporter = make_exporter(None)?;
-            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-            let result = archive::export_archive_file(&args.input, &&exporter, &progress);
-            drop(bar);
-            let ok = match result {
-                Ok(report) => {
-                    notes.unpacked = Some(format!(
-                        "mongodump archive from server {} (mongodump {}), {} namespaces",
-                        or_unknown(&report.header.server_version),
-                        or_unknown(&report.header.tool_version),
-                        report.namespaces.len()
-                    ));
-                    true
-                }
-                Err(e) => {
-                    notes.errors.push(e.to_string());
-                    false
-                }
-            };
-            (exporter, ok)
-        }
-        InputKind::BsonTar(_) => {
-            let exporter = make_exporter(None)?;
-            let spill = args
-                .scratch
-                .clone()
-                .unwrap_or_else(|| parent_or_here(&args.out));
-            let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-            let result = tar_set::export_tar_file(
-                &args.input,
-                &&exporter,
-                &TarOptions::new(spill),
-                &progress,
-            );
-            drop(bar);
-            let ok = match result {
-                Ok(report) => {
-                    notes.ignored.extend(
-                        report
-                            .ignored
-                            .iter()
-                            .map(|m| (m.name.clone(), m.reason.to_string())),
-                    );
-                    let unlisted = report.ignored_count - report.ignored.len() as u64;
-                    if unlisted > 0 {
-                        notes
-                            .ignored
-                            .push((format!("{unlisted} more members"), "not listed".into()));
-                    }
-                    true
-                }
-                Err(e) => {
-                    notes.errors.push(e.to_string());
-                    false
-                }
-            };
-            (exporter, ok)
-        }
-        InputKind::DataDirectory => convert_data_dir(&args.input, &mut notes)?,
+        InputKind::MongodumpArchive(_) => Opened::Archive(Input::open(&args.input)?),
+        InputKind::BsonTar(_) => Opened::Tar(Input::open(&args.input)?),
+        InputKind::DataDirectory => Opened::DataDir(DataDir::open(&args.input)?),
         InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
-            let scratch = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
-            let report = physical::unpack_into(&args.input, &scratch.path, threads, args.quiet)?;
-            notes.unpacked = Some(format!(
-                "unpacked {} ({} files, {:.1} MB) into {} at {:.0} MB/s{}",
-                report.format.describe(),
-                report.files,
-                report.bytes_written as f64 / 1e6,
-                scratch.path.display(),
-                report.input_mb_per_s(),
-                if args.keep_scratch {
-                    ""
-                } else {
-                    " (removed afterwards)"
-                }
+            let s = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
+            let report = physical::unpack_into(&args.input, &s.path, threads, args.quiet)?;
+            unpacked = Some(physical::describe_unpack(
+                &report,
+                &s.path,
+                args.keep_scratch,
             ));
-            notes.ignored.extend(report.skipped.iter().map(|s| {
-                (
-                    s.path.clone(),
-                    format!("{} in the archive, not created", s.kind),
-                )
-            }));
-            convert_data_dir(&scratch.path, &mut notes)?
+            let dir = DataDir::open(&s.path)?;
+            scratch = Some(s);
+            Opened::DataDir(dir)
         }
-        InputKind::UnsupportedDataDirectory(why) => {
-            bail!("{}: {why}", args.input.display())
-        }
+        InputKind::UnsupportedDataDirectory(why) => bail!("{}: {why}", args.input.display()),
+    };
+    // A data directory names its replica set: the default shard name.
+    let replica_set = match &opened {
+        Opened::DataDir(dir) => dir.replica_set_name().ok().flatten(),
+        _ => None,
+    };
+    let exporter = Exporter::new(export_options(&args, threads, replica_set)?)?;
+    let read_options = ReadOptions {
+        skip_missing: args.skip_missing,
+        spill_dir: Some(
+            args.scratch
+                .clone()
+                .unwrap_or_else(|| parent_or_here(&args.out)),
+        ),
+        ..ReadOptions::default()
     };
 
-    let summary = exporter.finish(&marker, inputs_complete)?;
-    summary::print(&summary, &notes, started.elapsed(), &args.out);
-    Ok(summary::exit_code(&summary, &notes))
+    let progress = Arc::new(Progress::new());
+    let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
+    let mut report = match opened {
+        Opened::Set(set) => set.read_into(&exporter, &progress, &read_options),
+        Opened::Tar(input) => tar_set::read_into(input, &exporter, &progress, &read_options),
+        Opened::Archive(input) => {
+            mongodump_archive::read_into(input, &exporter, &progress, &read_options)
+        }
+        Opened::DataDir(dir) => dir.read_into(&exporter, &progress, &read_options),
+    };
+    drop(bar);
+    report.notes.splice(0..0, unpacked);
+
+    let summary = exporter.finish(&marker, report)?;
+    drop(scratch);
+    summary::print(&summary, &description, started.elapsed(), &args.out);
+    Ok(summary::exit_code(&summary))
 }
 
-fn or_unknown(s: &str) -> &str {
-    if s.is_empty() {
-        "unknown"
-    } else {
-        s
-    }
+/// The exporter's settings from the command line.
+fn export_options(
+    args: &ConvertArgs,
+    threads: usize,
+    replica_set: Option<String>,
+) -> Result<ExportOptions> {
+    let mut options = ExportOptions::new(&args.out);
+    options.mode = match args.format {
+        Format::Canonical => Mode::Canonical,
+        Format::Relaxed => Mode::Relaxed,
+    };
+    options.chunk_bytes = args.chunk_bytes;
+    options.gzip_level = args.gzip_level;
+    options.threads = threads;
+    options.skip_corrupt = args.skip_corrupt;
+    options.filter = NamespaceFilter::with_patterns(
+        parse_patterns(&args.include, "--include")?,
+        parse_patterns(&args.exclude, "--exclude")?,
+    );
+    options.shard_name = args
+        .shard_name
+        .clone()
+        .or(replica_set)
+        .unwrap_or_else(|| DEFAULT_SHARD_NAME.to_string());
+    Ok(options)
 }
 
 /// The folder that holds `path` (`.` for a bare name).
@@ -262,14 +174,6 @@ pub fn single_file_namespace(path: &Path, ns: Option<&str>, db: Option<&str>) ->
             "{}: a single BSON file does not say which namespace it holds: pass --ns <db>.<collection>, or --db <db> to use `{stem}` as the collection",
             path.display()
         ),
-    }
-}
-
-fn failure_namespace(e: &folder::FolderError) -> Option<Namespace> {
-    use folder::FolderError as E;
-    match e {
-        E::Duplicate { ns, .. } | E::Read { ns, .. } | E::Sink { ns, .. } => Some(ns.clone()),
-        _ => None,
     }
 }
 
@@ -316,29 +220,12 @@ fn default_cluster_name(input: &Path) -> String {
 }
 
 /// `2020-04-03T05:50:29.321Z`.
-pub fn iso_utc_millis(t: std::time::SystemTime) -> String {
+fn iso_utc_millis(t: std::time::SystemTime) -> String {
     let ms = t
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    bsonflow_ejson::iso_utc_millis(ms)
 }
 
 #[cfg(test)]
@@ -347,12 +234,9 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
-    fn iso_dates() {
-        assert_eq!(iso_utc_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    fn marker_dates_come_from_system_time() {
         let t = UNIX_EPOCH + Duration::from_millis(1_585_893_029_321);
         assert_eq!(iso_utc_millis(t), "2020-04-03T05:50:29.321Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(iso_utc_millis(leap), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

@@ -15,15 +15,6 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
-/// Exit status: everything written in full.
-pub const EXIT_OK: u8 = 0;
-/// Exit status: the run failed; no `.complete` was written.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit status: the export is complete, but data the user asked to skip was skipped
-/// (corrupt documents under `--skip-corrupt`, missing collection files under
-/// `--skip-missing`). The summary lists what.
-pub const EXIT_SKIPPED_DATA: u8 = 3;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -34,7 +25,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("bsonflow: error: {e:#}");
-            ExitCode::from(EXIT_FAILED)
+            ExitCode::from(summary::EXIT_FAILED)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `bsonflow unpack`: a physical backup into a data directory.
 
 use anyhow::Result;
+use bsonflow_model::ByteSize;
 
 use crate::cli::UnpackArgs;
 use crate::physical;
@@ -15,11 +16,11 @@ pub fn run(args: UnpackArgs) -> Result<u8> {
         args.out.display()
     );
     println!(
-        "  {} files, {} directories, {:.1} MB written from {:.1} MB of input in {:.2} s ({:.0} MB/s of input, {:.0} MB/s written)",
+        "  {} files, {} directories, {} written from {} of input in {:.2} s ({:.0} MB/s of input, {:.0} MB/s written)",
         report.files,
         report.directories,
-        report.bytes_written as f64 / 1e6,
-        report.input_bytes as f64 / 1e6,
+        ByteSize(report.bytes_written),
+        ByteSize(report.input_bytes),
         report.elapsed.as_secs_f64(),
         report.input_mb_per_s(),
         report.output_mb_per_s()
@@ -38,5 +39,5 @@ pub fn run(args: UnpackArgs) -> Result<u8> {
     for w in &report.warnings {
         println!("  warning: {w}");
     }
-    Ok(crate::EXIT_OK)
+    Ok(crate::summary::EXIT_OK)
 }

@@ -1,4 +1,5 @@
-//! Relaxed-mode dates: ISO-8601 UTC for years 1970 to 9999.
+//! Relaxed-mode dates: ISO-8601 UTC for years 1970 to 9999; the one civil-date rule of the
+//! workspace (the binary's `.complete` date uses [`iso_utc_millis`] too).
 
 use crate::sink::Sink;
 
@@ -107,9 +108,34 @@ pub(crate) unsafe fn write_iso_unchecked(sink: &mut Sink, ms: i64) {
     unsafe { sink.put_unchecked(&b, if millis == 0 { 20 } else { 24 }) };
 }
 
+/// `ms` milliseconds since the epoch (`ms >= 0`) as `YYYY-MM-DDTHH:MM:SS.mmmZ`, always with
+/// three digits of milliseconds: the form of `.complete`'s `snapshotInitiationDate`.
+pub fn iso_utc_millis(ms: i64) -> String {
+    let ms = ms.max(0);
+    let (year, month, day) = civil_from_days(ms / MS_PER_DAY);
+    let rem = ms % MS_PER_DAY;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_marker_dates_keep_their_milliseconds() {
+        assert_eq!(iso_utc_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso_utc_millis(1_585_893_029_321),
+            "2020-04-03T05:50:29.321Z"
+        );
+        assert_eq!(iso_utc_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 
     fn iso(ms: i64) -> String {
         let mut out = Vec::new();

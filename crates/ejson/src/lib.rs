@@ -82,6 +82,7 @@ mod sink;
 mod string;
 mod writer;
 
+pub use date::iso_utc_millis;
 pub use error::{Error, ErrorKind, Part};
 
 /// Which flavour of Extended JSON v2 to write.

@@ -2,17 +2,28 @@
 
 use std::path::PathBuf;
 
-use bsonflow_model::{CollectionWriter, Namespace, SinkError};
+use bsonflow_model::{CollectionWriter, Failure, FailureKind, Namespace, SinkError};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::exporter::{Exporter, Status};
-use crate::pool::{ChunkDone, ChunkJob};
+use crate::ledger::Ledger;
+use crate::options::ExportOptions;
+use crate::pool::{ChunkDone, ChunkJob, ChunkPool};
 use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_EXAMPLES};
 
-/// The [`CollectionWriter`] of an [`Exporter`]: converts each document to one line of
-/// Extended JSON in the current chunk and sends full chunks to the compression pool.
+/// What a collection writer needs of its exporter: the settings, the compression pool and
+/// the ledger it reports to.
+#[derive(Clone, Copy)]
+pub(crate) struct Shared<'a> {
+    pub options: &'a ExportOptions,
+    pub pool: &'a ChunkPool,
+    pub ledger: &'a Ledger,
+}
+
+/// The [`CollectionWriter`] of an [`Exporter`](crate::Exporter): converts each document to
+/// one line of Extended JSON in the current chunk and sends full chunks to the compression
+/// pool.
 pub struct CollectionExport<'a> {
-    exporter: &'a Exporter,
+    shared: Shared<'a>,
     ns: Namespace,
     dir: PathBuf,
     origin: String,
@@ -23,16 +34,16 @@ pub struct CollectionExport<'a> {
     reply_rx: Receiver<ChunkDone>,
     outstanding: usize,
     summary: CollectionSummary,
-    error: Option<String>,
+    error: Option<Failure>,
     finished: bool,
 }
 
 impl<'a> CollectionExport<'a> {
-    pub(crate) fn new(exporter: &'a Exporter, ns: Namespace, dir: PathBuf) -> Self {
-        let chunk_bytes = exporter.options().chunk_bytes.min(usize::MAX as u64) as usize;
+    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: PathBuf) -> Self {
+        let chunk_bytes = shared.options.chunk_bytes.min(usize::MAX as u64) as usize;
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
-            exporter,
+            shared,
             summary: CollectionSummary {
                 ns: Some(ns.clone()),
                 ..Default::default()
@@ -56,13 +67,12 @@ impl<'a> CollectionExport<'a> {
         if self.chunk.is_empty() {
             return;
         }
-        let pool = self.exporter.pool();
+        let pool = self.shared.pool;
         let capacity = self.chunk_bytes.min(64 << 20) + (64 << 10);
         let json = std::mem::replace(&mut self.chunk, pool.buffer(capacity));
         let name = format!(
             "{}.{}.json.gz",
-            self.exporter.options().shard_name,
-            self.next_index
+            self.shared.options.shard_name, self.next_index
         );
         self.next_index += 1;
         pool.submit(ChunkJob {
@@ -86,22 +96,23 @@ impl<'a> CollectionExport<'a> {
                 self.summary.gzip_bytes += done.gzip_bytes;
             }
             Err(e) => {
-                self.error.get_or_insert(e);
+                self.error
+                    .get_or_insert(Failure::new(FailureKind::Output, e.to_string()));
             }
         }
     }
 
-    fn fail(&mut self, message: String) -> SinkError {
-        self.error.get_or_insert(message.clone());
-        self.exporter
-            .set_status(&self.ns, Status::Failed(message.clone()));
-        message.into()
+    /// Records `failure` (the first one wins) and returns it as the reader's error.
+    fn fail(&mut self, failure: Failure) -> SinkError {
+        let failure = self.error.get_or_insert(failure).clone();
+        self.shared.ledger.fail(Some(&self.ns), failure.clone());
+        Box::new(failure)
     }
 
     fn record_corrupt(&mut self, offset: u64, detail: String) -> Result<(), SinkError> {
-        if !self.exporter.options().skip_corrupt {
+        if !self.shared.options.skip_corrupt {
             let msg = format!("{}: {} at byte {offset}: {detail}", self.ns, self.origin);
-            return Err(self.fail(msg));
+            return Err(self.fail(Failure::new(FailureKind::Corrupt, msg)));
         }
         self.summary.corrupt += 1;
         if self.summary.corrupt_examples.len() < CORRUPT_EXAMPLES {
@@ -123,9 +134,9 @@ impl CollectionWriter for CollectionExport<'_> {
 
     fn write_document(&mut self, doc: &[u8], offset: u64) -> Result<(), SinkError> {
         if let Some(e) = &self.error {
-            return Err(e.clone().into());
+            return Err(Box::new(e.clone()));
         }
-        match bsonflow_ejson::write_document(&mut self.chunk, doc, self.exporter.mode()) {
+        match bsonflow_ejson::write_document(&mut self.chunk, doc, self.shared.options.mode) {
             Ok(()) => {
                 self.chunk.push(b'\n');
                 self.summary.documents += 1;
@@ -156,11 +167,15 @@ impl CollectionWriter for CollectionExport<'_> {
             self.account(done);
         }
         if let Some(e) = self.error.take() {
-            let msg = format!("{}: {e}", self.ns);
-            return Err(self.fail(msg));
+            let failure = if e.kind == FailureKind::Output {
+                Failure::new(e.kind, format!("{}: {}", self.ns, e.message))
+            } else {
+                e
+            };
+            return Err(self.fail(failure));
         }
         let summary = std::mem::take(&mut self.summary);
-        self.exporter.set_status(&self.ns, Status::Done(summary));
+        self.shared.ledger.done(&self.ns, summary);
         Ok(())
     }
 }
@@ -168,12 +183,17 @@ impl CollectionWriter for CollectionExport<'_> {
 impl Drop for CollectionExport<'_> {
     fn drop(&mut self) {
         if !self.finished && self.error.is_none() {
-            self.exporter.set_status(
-                &self.ns,
-                Status::Failed(format!(
-                    "reading stopped before the end of the collection (last input: {})",
-                    self.origin
-                )),
+            // Chunks already queued still land (the pool answers every one); the collection
+            // is failed all the same, so no `.complete` covers it.
+            self.shared.ledger.fail(
+                Some(&self.ns),
+                Failure::new(
+                    FailureKind::Incomplete,
+                    format!(
+                        "reading stopped before the end of the collection (last input: {})",
+                        self.origin
+                    ),
+                ),
             );
         }
     }

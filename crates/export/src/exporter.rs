@@ -1,50 +1,63 @@
 //! The run: output folder, filter, pool and bookkeeping; the sink every reader feeds.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use bsonflow_ejson::Mode;
-use bsonflow_model::{CollectionMetadata, DocumentSink, Namespace, SinkError, SkipReason};
+use bsonflow_model::{
+    CollectionMetadata, DocumentSink, Failure, FailureKind, Namespace, ReadReport, SinkError,
+    SkipReason,
+};
 
-use crate::collection::CollectionExport;
+use crate::collection::{CollectionExport, Shared};
 use crate::complete::CompleteMarker;
+use crate::ledger::{Ledger, Status};
 use crate::names::check_name;
 use crate::options::ExportOptions;
 use crate::pool::ChunkPool;
-use crate::summary::{CollectionSummary, RunSummary};
+use crate::summary::RunSummary;
 
-/// Errors of the run as a whole (per-collection errors end up in [`RunSummary::failed`]).
+/// Errors that stop the run as a whole (per-collection failures end up in
+/// [`RunSummary::failed`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Reading or writing the output folder failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// The output folder holds files already.
     #[error("{}: the output folder is not empty; choose a new or empty folder", path.display())]
-    NotEmpty { path: PathBuf },
-    #[error("{0}")]
-    Options(String),
-}
-
-pub(crate) enum Status {
-    Open,
-    Done(CollectionSummary),
-    Failed(String),
-}
-
-struct Entry {
-    metadata: CollectionMetadata,
-    status: Status,
-}
-
-#[derive(Default)]
-struct State {
-    collections: BTreeMap<Namespace, Entry>,
-    skipped: Vec<(Namespace, SkipReason)>,
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A chunk size of 0 bytes.
+    #[error("the chunk size must be at least 1 byte")]
+    ChunkBytes,
+    /// A gzip level libdeflate does not have.
+    #[error("gzip level {0} is not between 0 and 12")]
+    GzipLevel(u32),
+    /// A shard name that cannot be part of a file name.
+    #[error("shard name {name:?}: {why}")]
+    ShardName {
+        /// The name given.
+        name: String,
+        /// Why it cannot be used.
+        why: String,
+    },
+    /// A collection's `metadata.json` cannot be written as Extended JSON.
+    #[error("{}: {why}", path.display())]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the metadata.
+        why: String,
+    },
 }
 
 /// Writes one export. Create it, hand `&exporter` to the readers as their
@@ -52,19 +65,21 @@ struct State {
 pub struct Exporter {
     options: ExportOptions,
     pool: ChunkPool,
-    state: Mutex<State>,
+    ledger: Ledger,
 }
 
 impl Exporter {
     /// Prepares the output folder: created when absent; an existing folder must be empty.
     pub fn new(options: ExportOptions) -> Result<Self, ExportError> {
         if options.chunk_bytes == 0 {
-            return Err(ExportError::Options(
-                "--chunk-bytes must be at least 1".into(),
-            ));
+            return Err(ExportError::ChunkBytes);
         }
-        check_name(&options.shard_name)
-            .map_err(|why| ExportError::Options(format!("--shard-name: {why}")))?;
+        check_name(&options.shard_name).map_err(|why| ExportError::ShardName {
+            name: options.shard_name.clone(),
+            why,
+        })?;
+        let pool = ChunkPool::new(options.threads, options.gzip_level)
+            .ok_or(ExportError::GzipLevel(options.gzip_level))?;
         let out = &options.out_dir;
         let io_err = |source| ExportError::Io {
             path: out.clone(),
@@ -81,94 +96,69 @@ impl Exporter {
             }
             Err(e) => return Err(io_err(e)),
         }
-        let pool =
-            ChunkPool::new(options.threads, options.gzip_level).map_err(ExportError::Options)?;
         Ok(Exporter {
             options,
             pool,
-            state: Mutex::new(State::default()),
+            ledger: Ledger::default(),
         })
     }
 
+    /// The settings this export was made with.
     pub fn options(&self) -> &ExportOptions {
         &self.options
     }
 
-    pub(crate) fn pool(&self) -> &ChunkPool {
-        &self.pool
-    }
-
-    pub(crate) fn mode(&self) -> Mode {
-        self.options.mode
-    }
-
-    /// Records how a collection writer ended.
-    pub(crate) fn set_status(&self, ns: &Namespace, status: Status) {
-        let mut state = self.state.lock().unwrap();
-        if let Some(entry) = state.collections.get_mut(ns) {
-            // A failure is never overwritten by a later report.
-            if !matches!(entry.status, Status::Failed(_)) {
-                entry.status = status;
-            }
+    fn shared(&self) -> Shared<'_> {
+        Shared {
+            options: &self.options,
+            pool: &self.pool,
+            ledger: &self.ledger,
         }
-    }
-
-    /// Records a collection that a reader could not read (e.g. its file is missing), so
-    /// that the summary lists it and no `.complete` is written. An earlier, more precise
-    /// failure recorded by the collection's writer is kept.
-    pub fn record_failure(&self, ns: &Namespace, error: String) {
-        let mut state = self.state.lock().unwrap();
-        let entry = state.collections.entry(ns.clone()).or_insert(Entry {
-            metadata: CollectionMetadata::default(),
-            status: Status::Open,
-        });
-        if !matches!(entry.status, Status::Failed(_)) {
-            entry.status = Status::Failed(error);
-        }
-    }
-
-    /// Whether the filter exports `ns`; used by readers that want to avoid work.
-    pub fn wants(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SkipReason> {
-        self.options.filter.check(ns, meta)
     }
 
     /// Writes every collection's `metadata.json`, then `.complete` when every collection was
-    /// written in full and `inputs_complete` is true (the readers read their whole input).
+    /// written in full, no failure of the input was recorded and the reader read its input to
+    /// the end (`report.read_to_end`). The report is kept in the summary.
     pub fn finish(
         self,
         marker: &CompleteMarker,
-        inputs_complete: bool,
+        report: ReadReport,
     ) -> Result<RunSummary, ExportError> {
         let Exporter {
             options,
             pool,
-            state,
+            ledger,
         } = self;
         // Joins the compression threads: every queued chunk is on disk after this.
         drop(pool);
-        let state = state.into_inner().unwrap();
+        let state = ledger.into_state();
         let mut summary = RunSummary::default();
-        for (ns, entry) in &state.collections {
-            match &entry.status {
+        for (ns, entry) in state.collections {
+            match entry.status {
                 Status::Done(c) => {
-                    write_metadata(&options.out_dir, ns, &entry.metadata)?;
+                    write_metadata(&options.out_dir, &ns, &entry.metadata)?;
                     summary.total_files += c.files;
-                    summary.collections.push(c.clone());
+                    summary.collections.push(c);
                 }
                 Status::Open => summary.failed.push((
-                    ns.clone(),
-                    "reading stopped before the end of the collection".into(),
+                    ns,
+                    Failure::new(
+                        FailureKind::Incomplete,
+                        "reading stopped before the end of the collection",
+                    ),
                 )),
-                Status::Failed(e) => summary.failed.push((ns.clone(), e.clone())),
+                Status::Failed(f) => summary.failed.push((ns, f)),
             }
         }
         summary.skipped = state.skipped;
         summary.skipped.sort_by(|a, b| a.0.cmp(&b.0));
-        if summary.failed.is_empty() && inputs_complete {
+        summary.input_failures = state.input_failures;
+        if summary.failed.is_empty() && summary.input_failures.is_empty() && report.read_to_end {
             let path = options.out_dir.join(".complete");
             write_atomically(&path, marker.to_json(summary.total_files).as_bytes())?;
             summary.complete_written = true;
         }
+        summary.read = report;
         Ok(summary)
     }
 }
@@ -184,15 +174,16 @@ fn write_metadata(
     meta: &CollectionMetadata,
 ) -> Result<(), ExportError> {
     let doc = meta.export_document(&ns.collection);
-    let raw = doc.to_vec().map_err(|e| ExportError::Io {
-        path: collection_dir(out, ns).join("metadata.json"),
-        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+    let path = || collection_dir(out, ns).join("metadata.json");
+    let raw = doc.to_vec().map_err(|e| ExportError::Metadata {
+        path: path(),
+        why: e.to_string(),
     })?;
     let mut json = Vec::with_capacity(raw.len() * 2);
     bsonflow_ejson::write_document(&mut json, &raw, Mode::Canonical).map_err(|e| {
-        ExportError::Io {
-            path: collection_dir(out, ns).join("metadata.json"),
-            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+        ExportError::Metadata {
+            path: path(),
+            why: e.to_string(),
         }
     })?;
     let dir = collection_dir(out, ns);
@@ -215,60 +206,49 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
         })
 }
 
-impl<'a> DocumentSink for &'a Exporter {
-    type Writer = CollectionExport<'a>;
+impl DocumentSink for Exporter {
+    type Writer<'s> = CollectionExport<'s>;
+
+    fn wants(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SkipReason> {
+        self.options.filter.check(ns, meta)
+    }
 
     fn open(
         &self,
         ns: &Namespace,
         meta: &CollectionMetadata,
-    ) -> Result<Option<Self::Writer>, SinkError> {
+    ) -> Result<Option<Self::Writer<'_>>, SinkError> {
         if let Err(reason) = self.options.filter.check(ns, meta) {
-            self.state
-                .lock()
-                .unwrap()
-                .skipped
-                .push((ns.clone(), reason));
+            self.ledger.skip(ns, reason);
             return Ok(None);
         }
+        self.ledger.register(ns, meta)?;
         let bad = check_name(&ns.db)
             .map_err(|why| format!("database name {:?}: {why}", ns.db))
             .and_then(|()| {
                 check_name(&ns.collection)
                     .map_err(|why| format!("collection name {:?}: {why}", ns.collection))
             });
-        {
-            let mut state = self.state.lock().unwrap();
-            if state.collections.contains_key(ns) {
-                return Err(format!("{ns} appears twice in the input").into());
-            }
-            state.collections.insert(
-                ns.clone(),
-                Entry {
-                    metadata: meta.clone(),
-                    status: match &bad {
-                        Ok(()) => Status::Open,
-                        Err(why) => Status::Failed(why.clone()),
-                    },
-                },
-            );
-        }
         if let Err(why) = bad {
-            return Err(format!("{ns}: {why}").into());
+            let failure = Failure::new(FailureKind::Namespace, format!("{ns}: {why}"));
+            self.ledger.fail(Some(ns), failure.clone());
+            return Err(Box::new(failure));
         }
         let dir = collection_dir(&self.options.out_dir, ns);
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            let msg = format!("{}: {e}", dir.display());
-            self.set_status(ns, Status::Failed(msg.clone()));
-            return Err(msg.into());
+            let failure = Failure::new(FailureKind::Output, format!("{}: {e}", dir.display()));
+            self.ledger.fail(Some(ns), failure.clone());
+            return Err(Box::new(failure));
         }
-        Ok(Some(CollectionExport::new(self, ns.clone(), dir)))
+        Ok(Some(CollectionExport::new(self.shared(), ns.clone(), dir)))
     }
 
     fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {
-        if let Some(entry) = self.state.lock().unwrap().collections.get_mut(ns) {
-            entry.metadata = meta.clone();
-        }
+        self.ledger.update_metadata(ns, meta);
         Ok(())
+    }
+
+    fn fail(&self, ns: Option<&Namespace>, failure: Failure) {
+        self.ledger.fail(ns, failure);
     }
 }

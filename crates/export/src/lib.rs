@@ -24,6 +24,7 @@
 mod collection;
 mod complete;
 mod exporter;
+mod ledger;
 mod names;
 mod options;
 mod pool;
@@ -34,4 +35,4 @@ pub use complete::{CompleteMarker, KeyValue};
 pub use exporter::{ExportError, Exporter};
 pub use names::check_name;
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
-pub use summary::{CollectionSummary, CorruptDocument, RunSummary};
+pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};

@@ -37,9 +37,9 @@ pub(crate) struct ChunkPool {
 }
 
 impl ChunkPool {
-    pub fn new(threads: usize, level: u32) -> Result<Self, String> {
-        let level = CompressionLvl::new(level as i32)
-            .map_err(|_| format!("gzip level {level} is not between 0 and 12"))?;
+    /// `None` when libdeflate has no such level.
+    pub fn new(threads: usize, level: u32) -> Option<Self> {
+        let level = CompressionLvl::new(i32::try_from(level).ok()?).ok()?;
         let threads = threads.max(1);
         let (jobs, queue) = bounded::<ChunkJob>(threads);
         let (give_back, spare) = bounded::<Vec<u8>>(threads * 2 + 2);
@@ -53,7 +53,7 @@ impl ChunkPool {
                     .expect("spawn a compression thread")
             })
             .collect();
-        Ok(ChunkPool {
+        Some(ChunkPool {
             jobs: Some(jobs),
             spare,
             threads: workers,

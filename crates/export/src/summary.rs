@@ -1,6 +1,6 @@
 //! What a run wrote, skipped and failed: the material of the end-of-run summary.
 
-use bsonflow_model::{Namespace, SkipReason};
+use bsonflow_model::{Failure, Namespace, ReadReport, SkipReason};
 
 /// A document that failed validation and was skipped (`--skip-corrupt`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,18 @@ pub struct CollectionSummary {
 /// How many corrupt documents a summary lists by location per collection.
 pub const CORRUPT_EXAMPLES: usize = 10;
 
+/// How a run ended: the three end states a user can tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every document of the input is in the export, `.complete` written.
+    Complete,
+    /// `.complete` written, but data the user asked to skip was skipped (corrupt documents,
+    /// collections left out by a policy); the summary lists it.
+    CompleteWithSkips,
+    /// No `.complete`: something could not be read or written.
+    Failed,
+}
+
 /// The outcome of a whole run.
 #[derive(Clone, Debug, Default)]
 pub struct RunSummary {
@@ -41,8 +53,12 @@ pub struct RunSummary {
     pub collections: Vec<CollectionSummary>,
     /// Namespaces not exported, with the reason.
     pub skipped: Vec<(Namespace, SkipReason)>,
-    /// Collections that could not be written in full, with the error.
-    pub failed: Vec<(Namespace, String)>,
+    /// Collections that could not be written in full, with the failure.
+    pub failed: Vec<(Namespace, Failure)>,
+    /// Failures of the input as a whole (a truncated archive, a bad header), in order.
+    pub input_failures: Vec<Failure>,
+    /// What the reader reported: the input's format, ignored members, collections left out.
+    pub read: ReadReport,
     /// Data files written, the `totalFiles` of `.complete`.
     pub total_files: u64,
     /// Whether `.complete` was written.
@@ -50,6 +66,25 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Which of the three end states the run reached.
+    pub fn outcome(&self) -> Outcome {
+        if !self.complete_written {
+            Outcome::Failed
+        } else if self.corrupt() > 0 || !self.read.left_out.is_empty() {
+            Outcome::CompleteWithSkips
+        } else {
+            Outcome::Complete
+        }
+    }
+
+    /// Every failure, of collections and of the input, in the order the summary lists them.
+    pub fn failures(&self) -> impl Iterator<Item = (Option<&Namespace>, &Failure)> {
+        self.failed
+            .iter()
+            .map(|(ns, f)| (Some(ns), f))
+            .chain(self.input_failures.iter().map(|f| (None, f)))
+    }
+
     pub fn documents(&self) -> u64 {
         self.collections.iter().map(|c| c.documents).sum()
     }

@@ -17,18 +17,33 @@
 //!   recording why), then pushes raw BSON documents, each with the byte offset it was read
 //!   at, and finally calls [`finish`](CollectionWriter::finish). The export writer implements
 //!   these traits; tests implement them with a few lines that collect documents in memory.
+//!   A sink is also the run's one failure ledger: readers report what they could not read
+//!   with [`fail`](DocumentSink::fail), as a typed [`Failure`].
+//! - [`ReadOptions`] and [`ReadReport`]: what every reader's one verb,
+//!   `read_into(sink, progress, options) -> ReadReport`, takes and gives back (what the input
+//!   turned out to be, ignored members, collections left out by a policy, whether it was
+//!   read to its end).
+//! - [`frame`]: the outer frame of a BSON document (length prefix, trailing `0x00`), the
+//!   check every reader applies before it hands a document to a [`CollectionWriter`].
 //! - [`Progress`]: counters a source bumps as it consumes input, read by the progress bar.
+//! - [`ByteSize`]: byte counts as people read them (`268.4 MB`).
 //!
 //! No I/O happens here.
 
 mod filter;
+pub mod frame;
 mod metadata;
 mod namespace;
 mod progress;
+mod read;
 mod sink;
+mod size;
 
 pub use filter::{NamespaceFilter, NamespacePattern, PatternError, SkipReason};
+pub use frame::{check_frame, frame_len, FrameError, MAX_DOCUMENT_BYTES};
 pub use metadata::{CollectionMetadata, MetadataError};
 pub use namespace::{Namespace, NamespaceError};
 pub use progress::Progress;
+pub use read::{Failure, FailureKind, Ignored, LeftOut, NamespaceRead, ReadOptions, ReadReport};
 pub use sink::{CollectionWriter, DocumentSink, SinkError};
+pub use size::ByteSize;

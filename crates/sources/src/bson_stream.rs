@@ -2,7 +2,8 @@
 //! `.bson` file, a tar member, a namespace segment) and pushing the documents into a
 //! [`CollectionWriter`].
 //!
-//! Only the outer frame is checked here — the int32 length prefix (5 bytes up to
+//! Only the outer frame is checked here, by the one rule in
+//! [`bsonflow_model::frame`] — the int32 length prefix (5 bytes up to
 //! [`MAX_DOCUMENT_BYTES`]) and the trailing `0x00`; the export writer validates the inside.
 //! A frame that cannot be read is reported through [`CollectionWriter::corrupt`], where the
 //! sink's policy decides between failing and skipping the rest of the stream (a bad length
@@ -12,66 +13,7 @@ use std::io::{self, Read};
 
 use bsonflow_model::{CollectionWriter, SinkError};
 
-/// The largest document accepted: MongoDB's 16 MiB limit plus the 16 KiB of slack that
-/// bsondump and mongorestore allow (`16793600` bytes).
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024 + 16 * 1024;
-
-/// A stream position that does not hold a well-framed document.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
-    #[error("document length {len} at byte {offset} is outside 5..={MAX_DOCUMENT_BYTES}")]
-    BadLength { offset: u64, len: i64 },
-    #[error("truncated document at byte {offset}: its length says {len} bytes but only {available} remain")]
-    Truncated {
-        offset: u64,
-        len: usize,
-        available: usize,
-    },
-    #[error("document at byte {offset} ({len} bytes) does not end with a 0x00 byte")]
-    MissingTerminator { offset: u64, len: usize },
-}
-
-impl FrameError {
-    /// The byte offset of the frame in its stream.
-    pub fn offset(&self) -> u64 {
-        match self {
-            FrameError::BadLength { offset, .. }
-            | FrameError::Truncated { offset, .. }
-            | FrameError::MissingTerminator { offset, .. } => *offset,
-        }
-    }
-}
-
-/// Checks the frame of the document that starts `data`, which sits at `offset` of its
-/// stream, and returns its length. `data` may hold more than one document.
-pub fn frame_len(data: &[u8], offset: u64) -> Result<usize, FrameError> {
-    if data.len() < 4 {
-        return Err(FrameError::Truncated {
-            offset,
-            len: 4,
-            available: data.len(),
-        });
-    }
-    let len = i32::from_le_bytes(data[..4].try_into().unwrap());
-    if len < 5 || len as usize > MAX_DOCUMENT_BYTES {
-        return Err(FrameError::BadLength {
-            offset,
-            len: len as i64,
-        });
-    }
-    let len = len as usize;
-    if len > data.len() {
-        return Err(FrameError::Truncated {
-            offset,
-            len,
-            available: data.len(),
-        });
-    }
-    if data[len - 1] != 0 {
-        return Err(FrameError::MissingTerminator { offset, len });
-    }
-    Ok(len)
-}
+pub use bsonflow_model::frame::{frame_len, FrameError, MAX_DOCUMENT_BYTES};
 
 /// The documents of a byte slice, each with its offset (`base` + position in the slice).
 /// Stops after the first frame error.
@@ -345,37 +287,6 @@ mod tests {
             got.push((o, d.len()));
         }
         assert_eq!(got, [(0, 5), (5, 300), (305, 17)]);
-    }
-
-    #[test]
-    fn frame_errors() {
-        assert_eq!(
-            frame_len(&[4, 0, 0, 0, 0], 7),
-            Err(FrameError::BadLength { offset: 7, len: 4 })
-        );
-        assert_eq!(
-            frame_len(&[0xff, 0xff, 0xff, 0xff], 0),
-            Err(FrameError::BadLength { offset: 0, len: -1 })
-        );
-        assert!(matches!(
-            frame_len(&doc(1, 10)[..9], 0),
-            Err(FrameError::Truncated {
-                len: 10,
-                available: 9,
-                ..
-            })
-        ));
-        let mut d = doc(1, 10);
-        d[9] = 1;
-        assert_eq!(
-            frame_len(&d, 3),
-            Err(FrameError::MissingTerminator { offset: 3, len: 10 })
-        );
-        let big = ((MAX_DOCUMENT_BYTES + 1) as i32).to_le_bytes();
-        assert!(matches!(
-            frame_len(&big, 0),
-            Err(FrameError::BadLength { .. })
-        ));
     }
 
     #[test]

@@ -222,6 +222,18 @@ impl Drop for ReadAhead {
     }
 }
 
+/// How a read error of a (possibly decompressed) stream counts: damaged bytes when the
+/// decoder or parser says the data is invalid or ends early, an input error otherwise.
+pub(crate) fn io_failure_kind(e: &io::Error) -> bsonflow_model::FailureKind {
+    use bsonflow_model::FailureKind;
+    match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof => {
+            FailureKind::Corrupt
+        }
+        _ => FailureKind::Input,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

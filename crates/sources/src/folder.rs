@@ -2,7 +2,7 @@
 //! cloud BSON download, or one loose `.bson` file.
 //!
 //! [`scan`] walks the folder once and groups what it finds by namespace ([`BsonSet`]);
-//! [`export`] then reads the collections in parallel (rayon), each on one thread: files that
+//! [`BsonSet::read_into`] then reads the collections in parallel (rayon), each on one thread: files that
 //! are not compressed are memory-mapped and framed in place, `.gz`/`.zst` files (told by
 //! their bytes) are streamed through their decoder.
 
@@ -12,12 +12,12 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, MetadataError, Namespace, Progress,
-    SinkError,
+    CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Ignored,
+    MetadataError, Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
 };
 use rayon::prelude::*;
 
-use crate::bson_stream::{self, StreamError};
+use crate::bson_stream::{self, StreamError, StreamStats};
 use crate::compression::{self, Compression};
 use crate::layout::{self, SetEntry};
 
@@ -256,52 +256,128 @@ fn walk(
     Ok(())
 }
 
-/// Counts of one exported BSON set.
-#[derive(Debug, Default)]
-pub struct ExportReport {
-    /// Collections the sink accepted and that were written in full.
-    pub exported: usize,
-    pub documents: u64,
-    /// Collections that failed, with the reason; the others were still read.
-    pub failures: Vec<FolderError>,
-}
+impl BsonSet {
+    /// The set of one loose `.bson` file (plain, gzip or zstd) holding collection `ns`.
+    pub fn single_file(path: &Path, ns: Namespace) -> Result<BsonSet, FolderError> {
+        let size = std::fs::metadata(path)
+            .map_err(|source| FolderError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        Ok(BsonSet {
+            collections: vec![CollectionFiles {
+                ns,
+                metadata: None,
+                data: vec![path.to_path_buf()],
+            }],
+            ignored: Vec::new(),
+            data_bytes: size,
+        })
+    }
 
-/// Reads every collection of `set` into `sink`, several collections at once.
-pub fn export<S: DocumentSink>(set: &BsonSet, sink: &S, progress: &Progress) -> ExportReport {
-    progress.add_total(set.data_bytes);
-    let results: Vec<Result<Option<u64>, FolderError>> = set
-        .collections
-        .par_iter()
-        .map(|c| export_collection(c, sink, progress))
-        .collect();
-    let mut report = ExportReport::default();
-    for r in results {
-        match r {
-            Ok(Some(docs)) => {
-                report.exported += 1;
-                report.documents += docs;
-            }
-            Ok(None) => {}
-            Err(e) => report.failures.push(e),
+    /// Reads every collection of the set into `sink`, several collections at once (rayon's
+    /// global pool), each on one thread. A collection that cannot be read is failed in the
+    /// sink's ledger; the others are still read.
+    pub fn read_into<S: DocumentSink>(
+        &self,
+        sink: &S,
+        progress: &Progress,
+        _options: &ReadOptions,
+    ) -> ReadReport {
+        progress.add_total(self.data_bytes);
+        let counted: Vec<Option<NamespaceRead>> = self
+            .collections
+            .par_iter()
+            .map(|c| match read_collection(c, sink, progress) {
+                Ok(read) => Some(read),
+                Err(e) => {
+                    sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+                    None
+                }
+            })
+            .collect();
+        let namespaces: Vec<NamespaceRead> = counted.into_iter().flatten().collect();
+        ReadReport {
+            format: "BSON files".into(),
+            notes: Vec::new(),
+            documents: namespaces.iter().map(|n| n.documents).sum(),
+            namespaces,
+            input_bytes: self.data_bytes,
+            ignored: self
+                .ignored
+                .iter()
+                .map(|p| Ignored {
+                    what: p.display().to_string(),
+                    why: "not part of a collection".into(),
+                })
+                .collect(),
+            ignored_unlisted: 0,
+            left_out: Vec::new(),
+            read_to_end: true,
         }
     }
-    report
 }
 
-/// Reads one collection; `Ok(None)` when the sink skipped it.
-pub fn export_collection<S: DocumentSink>(
+impl FolderError {
+    /// The namespace the error concerns, if any.
+    fn namespace(&self) -> Option<&Namespace> {
+        match self {
+            FolderError::Duplicate { ns, .. }
+            | FolderError::Read { ns, .. }
+            | FolderError::Sink { ns, .. } => Some(ns),
+            FolderError::Io { .. } | FolderError::Metadata { .. } | FolderError::Empty { .. } => {
+                None
+            }
+        }
+    }
+
+    fn kind(&self) -> FailureKind {
+        match self {
+            FolderError::Io { source, .. } => crate::compression::io_failure_kind(source),
+            FolderError::Metadata { .. } | FolderError::Read { .. } | FolderError::Empty { .. } => {
+                FailureKind::Corrupt
+            }
+            FolderError::Duplicate { .. } => FailureKind::Namespace,
+            // The sink recorded its own failure first; this one only stands in for it.
+            FolderError::Sink { .. } => FailureKind::Incomplete,
+        }
+    }
+}
+
+/// Reads one collection; what was counted, whether the sink exported it or skipped it.
+fn read_collection<S: DocumentSink>(
     files: &CollectionFiles,
     sink: &S,
     progress: &Progress,
-) -> Result<Option<u64>, FolderError> {
+) -> Result<NamespaceRead, FolderError> {
     let ns = &files.ns;
     let meta = match &files.metadata {
-        Some(path) => read_metadata(path)?,
+        Some(path) => read_metadata(path).map_err(|e| {
+            // A metadata file that cannot be used fails its collection only.
+            let detail = match &e {
+                FolderError::Metadata { source, .. } => source.to_string(),
+                FolderError::Io { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+            FolderError::Read {
+                ns: ns.clone(),
+                path: path.clone(),
+                offset: 0,
+                detail,
+            }
+        })?,
         None => CollectionMetadata::default(),
     };
     let sink_err = |source| FolderError::Sink {
         ns: ns.clone(),
         source,
+    };
+    let mut read = NamespaceRead {
+        ns: ns.clone(),
+        documents: 0,
+        bytes: 0,
+        checksum: None,
     };
     let Some(mut writer) = sink.open(ns, &meta).map_err(sink_err)? else {
         let skipped: u64 = files
@@ -311,14 +387,15 @@ pub fn export_collection<S: DocumentSink>(
             .map(|m| m.len())
             .sum();
         progress.add(skipped);
-        return Ok(None);
+        return Ok(read);
     };
-    let mut documents = 0;
     for path in &files.data {
-        documents += read_file_into(path, ns, &mut writer, progress)?;
+        let stats = read_file_into(path, ns, &mut writer, progress)?;
+        read.documents += stats.documents;
+        read.bytes += stats.bytes;
     }
     writer.finish().map_err(sink_err)?;
-    Ok(Some(documents))
+    Ok(read)
 }
 
 /// Pushes the documents of one data file (plain, gzip or zstd) into `writer`.
@@ -327,7 +404,7 @@ pub fn read_file_into<W: CollectionWriter>(
     ns: &Namespace,
     writer: &mut W,
     progress: &Progress,
-) -> Result<u64, FolderError> {
+) -> Result<StreamStats, FolderError> {
     let io_err = |source| FolderError::Io {
         path: path.to_path_buf(),
         source,
@@ -336,7 +413,7 @@ pub fn read_file_into<W: CollectionWriter>(
     let mut file = File::open(path).map_err(io_err)?;
     let size = file.metadata().map_err(io_err)?.len();
     if size == 0 {
-        return Ok(0);
+        return Ok(StreamStats::default());
     }
     let head = compression::read_prefix(&mut file, 4).map_err(io_err)?;
     let stats = if Compression::sniff(&head) == Compression::None {
@@ -400,7 +477,7 @@ pub fn read_file_into<W: CollectionWriter>(
             },
         })?
     };
-    Ok(stats.documents)
+    Ok(stats)
 }
 
 /// Reads and parses a `.metadata.json` (plain or compressed).

@@ -12,7 +12,7 @@
 //! - [`folder`]: BSON sets on disk, read in parallel.
 //! - [`detect`]: what an input is, from its bytes and layout.
 //! - [`tar_set`]: a BSON set inside a tar / tar.gz / tar.zst stream, read in one pass.
-//! - [`archive`]: mongodump `--archive` streams (plain or gzipped, ApsaraDB's `.ar`).
+//! - [`mongodump_archive`]: mongodump `--archive` streams (plain or gzipped, ApsaraDB's `.ar`).
 //! - [`unpack`]: physical backups (`_qp.xb`, tar of a data directory) unpacked into a folder.
 //! - [`xbstream`]: xbstream chunks (reader, reassembly rules, writer).
 //! - [`qpress`]: the qpress container, parsed by push so blocks decode in parallel.
@@ -22,12 +22,13 @@
 //! Readers never decide what is exported: they offer every namespace to the sink, which
 //! applies the skip rules and records why it declined.
 
-pub mod archive;
 pub mod bson_stream;
 pub mod compression;
 pub mod detect;
 pub mod folder;
+pub mod input;
 pub mod layout;
+pub mod mongodump_archive;
 pub mod qpress;
 pub mod quicklz;
 pub mod safe_path;

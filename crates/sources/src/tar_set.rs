@@ -54,12 +54,12 @@
 //! - A cloud collection may get more parts until the end of the tar, so its writer is
 //!   finished only there. Parts are written in `(N, M)` order: a part is streamed when it is
 //!   certainly the next one (rule in [`order`]: `(0, 0)` first, then `(N, M + 1)` after
-//!   `(N, M)`); any other part is copied to a spill file in [`TarOptions::spill_dir`] and
+//!   `(N, M)`); any other part is copied to a spill file in the spill folder ([`ReadOptions::spill_dir`]) and
 //!   written as soon as it becomes the certain successor, or at the end of the tar, in order.
 //!   Spill files are created on demand and removed afterwards; disk use is bounded by the
 //!   spilled parts themselves (see [`spill`]).
 //! - Each idle open writer keeps its unfinished chunk in memory, so at most
-//!   [`TarOptions::max_open_writers`] cloud collections are open at once; the parts of a
+//!   [`ReadOptions::max_open_writers`] cloud collections are open at once; the parts of a
 //!   collection met beyond that limit all wait in spill files and the collection is written
 //!   at the end, alone.
 //!
@@ -98,18 +98,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, MetadataError, Namespace, Progress,
-    SinkError,
+    ByteSize, CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Ignored,
+    MetadataError, Namespace, Progress, ReadOptions, ReadReport, SinkError,
 };
 
-use crate::archive::{Locator, PackedInput, StreamPosition, Ticker};
 use crate::compression::{self, Compression, CountingReader};
 use crate::detect::is_tar_header;
+use crate::input::{Input, Locator, PackedInput, StreamPosition, Ticker};
 use crate::layout::{self, SetEntry};
 use member::{Exact, PumpError};
 use order::{certainly_next, Part};
@@ -121,33 +121,23 @@ pub const METADATA_LIMIT: u64 = 16 << 20;
 /// At most this many ignored members are listed one by one in a report.
 pub const IGNORED_LISTED: usize = 1000;
 
-/// Settings of a tar read.
+/// Settings of a tar read, taken from [`ReadOptions`].
 #[derive(Clone, Debug)]
-pub struct TarOptions {
+struct TarOptions {
     /// Where cloud parts that arrive out of order wait (a private sub-folder is created on
-    /// demand and removed afterwards). Put it on a disk with room for the largest
-    /// out-of-order collection.
-    pub spill_dir: PathBuf,
+    /// demand and removed afterwards).
+    spill_dir: PathBuf,
     /// Cloud collections whose writers may stay open at once (each holds its unfinished
     /// chunk in memory); the parts of further collections are spilled and written at the end.
-    pub max_open_writers: usize,
+    max_open_writers: usize,
 }
 
 impl TarOptions {
-    pub const DEFAULT_MAX_OPEN_WRITERS: usize = 32;
-
-    pub fn new(spill_dir: impl Into<PathBuf>) -> Self {
+    fn from_read_options(options: &ReadOptions) -> Self {
         TarOptions {
-            spill_dir: spill_dir.into(),
-            max_open_writers: Self::DEFAULT_MAX_OPEN_WRITERS,
+            spill_dir: options.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            max_open_writers: options.max_open_writers.max(1),
         }
-    }
-}
-
-impl Default for TarOptions {
-    /// Spills into the system's temporary folder.
-    fn default() -> Self {
-        TarOptions::new(std::env::temp_dir())
     }
 }
 
@@ -316,27 +306,108 @@ pub enum TarError {
     Empty { archive: Arc<str> },
 }
 
-/// Reads the tar (plain, gzip or zstd) at `path` into `sink`.
-pub fn export_tar_file<S: DocumentSink>(
-    path: &Path,
+/// Reads the BSON set in the tar of `input` (plain, gzip or zstd) into `sink`, to the end of
+/// the raw stream.
+///
+/// Failures go to the sink's ledger ([`DocumentSink::fail`]), naming the archive, the
+/// member or namespace and the position; the report lists ignored members and says
+/// whether the input was read to its end.
+pub fn read_into<S: DocumentSink>(
+    input: Input,
     sink: &S,
-    options: &TarOptions,
     progress: &Progress,
-) -> Result<TarReport, TarError> {
-    let archive: Arc<str> = path.display().to_string().into();
-    let open_err = |source| TarError::Open {
-        archive: archive.clone(),
-        source,
-    };
-    let file = File::open(path).map_err(open_err)?;
-    let size = file.metadata().map_err(open_err)?.len();
-    progress.add_total(size);
-    export_tar(file, &archive, sink, options, progress)
+    options: &ReadOptions,
+) -> ReadReport {
+    let (label, size, reader) = input.into_parts();
+    if let Some(size) = size {
+        progress.add_total(size);
+    }
+    let options = TarOptions::from_read_options(options);
+    match read_tar(reader, &label, sink, &options, progress) {
+        Ok(r) => r.into_read_report(),
+        Err(e) => {
+            sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+            ReadReport {
+                format: "tar".into(),
+                ..ReadReport::default()
+            }
+        }
+    }
+}
+
+impl TarReport {
+    fn into_read_report(self) -> ReadReport {
+        let mut notes = Vec::new();
+        if self.spilled_parts > 0 {
+            notes.push(format!(
+                "{} cloud parts ({}) arrived out of order and waited in spill files",
+                self.spilled_parts,
+                ByteSize(self.spilled_bytes)
+            ));
+        }
+        if self.corrupt_members > 0 {
+            notes.push(format!(
+                "{} members were cut short at a corrupt document (--skip-corrupt)",
+                self.corrupt_members
+            ));
+        }
+        let packed = match self.compression {
+            Compression::None => String::new(),
+            c => format!("{} → ", c.name()),
+        };
+        ReadReport {
+            format: format!("{packed}tar, {} members", self.members),
+            notes,
+            // Counted in total only: a cloud collection's parts interleave with others'.
+            namespaces: Vec::new(),
+            documents: self.documents,
+            input_bytes: self.input_bytes,
+            ignored_unlisted: self.ignored_count - self.ignored.len() as u64,
+            ignored: self
+                .ignored
+                .into_iter()
+                .map(|m| Ignored {
+                    what: m.name,
+                    why: m.reason.to_string(),
+                })
+                .collect(),
+            left_out: Vec::new(),
+            read_to_end: true,
+        }
+    }
+}
+
+impl TarError {
+    /// The namespace the error concerns, if any.
+    fn namespace(&self) -> Option<&Namespace> {
+        match self {
+            TarError::Duplicate { ns, .. } | TarError::Sink { ns, .. } => Some(ns),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> FailureKind {
+        match self {
+            TarError::Open { .. } | TarError::Spill { .. } => FailureKind::Input,
+            TarError::Header { source, .. }
+            | TarError::Member { source, .. }
+            | TarError::Trailer { source, .. } => crate::compression::io_failure_kind(source),
+            TarError::NotTar { .. }
+            | TarError::Truncated { .. }
+            | TarError::Metadata { .. }
+            | TarError::MetadataTooLarge { .. }
+            | TarError::Empty { .. } => FailureKind::Corrupt,
+            TarError::Duplicate { .. } => FailureKind::Namespace,
+            TarError::Unsupported { .. } => FailureKind::Unsupported,
+            // The sink recorded its own failure first; this one only stands in for it.
+            TarError::Sink { .. } => FailureKind::Incomplete,
+        }
+    }
 }
 
 /// Reads a tar from `reader` (raw bytes, possibly gzip or zstd) into `sink`; `label` names it
 /// in errors.
-pub fn export_tar<R: Read + Send + 'static, S: DocumentSink>(
+fn read_tar<R: Read + Send + 'static, S: DocumentSink>(
     reader: R,
     label: &str,
     sink: &S,
@@ -545,7 +616,7 @@ struct Run<'a, S: DocumentSink> {
     sink: &'a S,
     options: &'a TarOptions,
     ticker: Ticker<'a>,
-    colls: BTreeMap<Namespace, Coll<S::Writer>>,
+    colls: BTreeMap<Namespace, Coll<S::Writer<'a>>>,
     spill: SpillStore,
     /// Copy buffer for spilling.
     buf: Vec<u8>,

@@ -16,8 +16,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, Namespace, NamespaceFilter, SinkError,
-    SkipReason,
+    CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, NamespaceFilter,
+    SinkError, SkipReason,
 };
 
 /// The workspace root (the folder that holds `crates/`).
@@ -133,6 +133,7 @@ pub struct MemorySink {
     collections: Mutex<BTreeMap<Namespace, MemoryCollection>>,
     late_metadata: Mutex<BTreeMap<Namespace, CollectionMetadata>>,
     skipped: Mutex<Vec<(Namespace, SkipReason)>>,
+    failures: Mutex<Vec<(Option<Namespace>, Failure)>>,
 }
 
 impl MemorySink {
@@ -170,6 +171,20 @@ impl MemorySink {
     pub fn skipped(&self) -> Vec<(Namespace, SkipReason)> {
         self.skipped.lock().unwrap().clone()
     }
+
+    /// The failures readers reported through [`DocumentSink::fail`], in order.
+    pub fn failures(&self) -> Vec<(Option<Namespace>, Failure)> {
+        self.failures.lock().unwrap().clone()
+    }
+
+    /// The failures' messages, one string, for assertions and test output.
+    pub fn failure_text(&self) -> String {
+        self.failures()
+            .iter()
+            .map(|(_, f)| f.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 /// The writer half of [`MemorySink`].
@@ -180,14 +195,22 @@ pub struct MemoryWriter<'a> {
     current: MemoryCollection,
 }
 
-impl<'a> DocumentSink for &'a MemorySink {
-    type Writer = MemoryWriter<'a>;
+impl DocumentSink for MemorySink {
+    type Writer<'s> = MemoryWriter<'s>;
+
+    fn wants(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SkipReason> {
+        self.filter.check(ns, meta)
+    }
+
+    fn fail(&self, ns: Option<&Namespace>, failure: Failure) {
+        self.failures.lock().unwrap().push((ns.cloned(), failure));
+    }
 
     fn open(
         &self,
         ns: &Namespace,
         meta: &CollectionMetadata,
-    ) -> Result<Option<Self::Writer>, SinkError> {
+    ) -> Result<Option<Self::Writer<'_>>, SinkError> {
         if let Err(reason) = self.filter.check(ns, meta) {
             self.skipped.lock().unwrap().push((ns.clone(), reason));
             return Ok(None);

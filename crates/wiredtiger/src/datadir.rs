@@ -187,7 +187,7 @@ impl DataDir {
                 detail,
             };
             let value = e.value.ok_or_else(|| bad("empty value".into()))?;
-            check_bson_frame(value).map_err(&bad)?;
+            bsonflow_model::check_frame(value).map_err(|e| bad(e.to_string()))?;
             let doc = Document::from_reader(&mut &value[..])
                 .map_err(|err| bad(format!("not a BSON document: {err}")))?;
             records.push((id, doc));
@@ -280,7 +280,7 @@ impl DataDir {
     /// Leaf pages are decoded in parallel, a few at a time; documents reach the writer in
     /// order. The caller calls [`finish`](CollectionWriter::finish). Errors concern this
     /// collection only ([`Error::InCollection`]).
-    pub fn export_collection<W: CollectionWriter>(
+    pub fn read_collection_into<W: CollectionWriter>(
         &self,
         entry: &CatalogEntry,
         writer: &mut W,
@@ -311,7 +311,7 @@ impl DataDir {
         })
     }
 
-    /// Same as [`export_collection`](Self::export_collection), with a callback
+    /// Same as [`read_collection_into`](Self::read_collection_into), with a callback
     /// `f(record key, document bytes)`; a value that is not a BSON document is an error
     /// ([`Error::BadDocument`]).
     pub fn read_collection<F>(&self, entry: &CatalogEntry, mut f: F) -> Result<ReadStats, Error>
@@ -373,7 +373,7 @@ impl DataDir {
                 None => {
                     Some("the key has no value (an empty value is not a BSON document)".to_string())
                 }
-                Some(v) => check_bson_frame(v).err(),
+                Some(v) => bsonflow_model::check_frame(v).err().map(|e| e.to_string()),
             };
             match (problem, e.value) {
                 (None, Some(doc)) => {
@@ -455,28 +455,6 @@ impl DataDir {
     }
 }
 
-/// Checks the outer frame of a BSON document: length prefix equal to the value's size, at
-/// least 5 bytes, trailing NUL.
-pub fn check_bson_frame(v: &[u8]) -> Result<(), String> {
-    if v.len() < 5 {
-        return Err(format!(
-            "{} bytes are too short for a BSON document",
-            v.len()
-        ));
-    }
-    let declared = i32::from_le_bytes(v[..4].try_into().unwrap());
-    if declared < 0 || declared as usize != v.len() {
-        return Err(format!(
-            "the BSON length prefix says {declared} bytes, the value has {}",
-            v.len()
-        ));
-    }
-    if v[v.len() - 1] != 0 {
-        return Err("the BSON document does not end with a NUL byte".into());
-    }
-    Ok(())
-}
-
 /// The error for a directory without WiredTiger metadata: another engine, or not a dbpath.
 fn other_engine(path: &Path, storage: Option<&StorageInfo>) -> Error {
     if let Some(engine) = storage.and_then(|s| s.engine.as_deref()) {
@@ -512,16 +490,6 @@ fn other_engine(path: &Path, storage: Option<&StorageInfo>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bson_frames() {
-        assert!(check_bson_frame(&[5, 0, 0, 0, 0]).is_ok());
-        assert!(check_bson_frame(&[6, 0, 0, 0, 0]).is_err());
-        assert!(check_bson_frame(&[5, 0, 0, 0, 1]).is_err());
-        assert!(check_bson_frame(&[4, 0, 0, 0]).is_err());
-        assert!(check_bson_frame(&[]).is_err());
-        assert!(check_bson_frame(&[0xff, 0xff, 0xff, 0xff, 0]).is_err());
-    }
 
     #[test]
     fn record_keys_print_like_recordids_files() {

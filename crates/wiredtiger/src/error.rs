@@ -7,7 +7,7 @@ use bsonflow_model::{Namespace, SinkError};
 
 /// Everything that can go wrong while reading a data directory.
 ///
-/// Errors of [`DataDir::export_collection`](crate::DataDir::export_collection) concern one
+/// Errors of [`DataDir::read_collection_into`](crate::DataDir::read_collection_into) concern one
 /// collection: they come wrapped in [`Error::InCollection`] (which names the namespace) and the
 /// caller can carry on with the other collections. [`Error::innermost`] strips that wrapper.
 #[derive(Debug, thiserror::Error)]

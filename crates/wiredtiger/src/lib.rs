@@ -40,8 +40,9 @@
 //! # Types
 //!
 //! - [`DataDir`]: [`open`](DataDir::open) a directory, list its
-//!   [`collections`](DataDir::collections), [`export_collection`](DataDir::export_collection)
-//!   into a writer or [`read_collection`](DataDir::read_collection) with a callback, get the
+//!   [`collections`](DataDir::collections), [`read_into`](DataDir::read_into)
+//!   a [`DocumentSink`](bsonflow_model::DocumentSink) (every collection the sink wants, in
+//!   parallel), [`read_collection_into`](DataDir::read_collection_into) one collection's writer, or [`read_collection`](DataDir::read_collection) with a callback, get the
 //!   [`replica_set_name`](DataDir::replica_set_name).
 //! - [`CatalogEntry`]: namespace, ident, metadata, file path, key format.
 //! - [`ReadStats`]: documents, deleted values, pages read.
@@ -82,9 +83,10 @@ mod error;
 pub mod intpack;
 pub mod metadata;
 pub mod page;
+mod read;
 pub mod turtle;
 
 pub use btree::ReadStats;
 pub use catalog::CatalogEntry;
-pub use datadir::{check_bson_frame, DataDir, MetadataSource, RecordKey, StorageInfo, CATALOG_URI};
+pub use datadir::{DataDir, MetadataSource, RecordKey, StorageInfo, CATALOG_URI};
 pub use error::Error;

@@ -1,4 +1,4 @@
-//! `export_collection` through the model's sink traits (the testkit's in-memory sink applies
+//! `read_collection_into` through the model's sink traits (the testkit's in-memory sink applies
 //! the built-in namespace filter), and `replica_set_name`.
 
 use bsonflow_model::{CollectionWriter, DocumentSink};
@@ -17,7 +17,7 @@ fn export_through_the_sink_matches_read_collection() {
         let Some(mut writer) = (&sink).open(&entry.ns, &entry.metadata).unwrap() else {
             continue;
         };
-        let stats = dir.export_collection(entry, &mut writer).unwrap();
+        let stats = dir.read_collection_into(entry, &mut writer).unwrap();
         writer.finish().unwrap();
         exported += 1;
 

@@ -43,26 +43,22 @@
 //! this reader never tries to resynchronise after a bad length, since nothing in the format
 //! marks the next block.
 
-mod input;
 mod items;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 use std::sync::Arc;
 
 use bson::{RawBsonRef, RawDocument};
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, MetadataError, Namespace, Progress,
-    SinkError,
+    CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, MetadataError,
+    Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
 };
 use crc::{Crc, Digest, Table, CRC_64_XZ};
 
-use crate::bson_stream::FrameError;
 use crate::compression::Compression;
-pub use input::StreamPosition;
-pub(crate) use input::{Locator, PackedInput, Ticker};
+use crate::input::{Input, Locator, PackedInput, StreamPosition, Ticker};
+use bsonflow_model::FrameError;
 use items::{Item, ItemError, ItemReader};
 
 /// The first four bytes of an uncompressed mongodump archive (`0x8199e26d` little-endian).
@@ -200,26 +196,106 @@ fn in_ns(ns: &Option<Namespace>) -> String {
     }
 }
 
-/// Reads the mongodump archive at `path` (plain, gzip or zstd) into `sink`.
-pub fn export_archive_file<S: DocumentSink>(
-    path: &Path,
+/// Reads the mongodump archive in `input` (plain, gzip or zstd) into `sink`, to its end.
+///
+/// Failures go to the sink's ledger ([`DocumentSink::fail`]), naming the archive, the
+/// namespace when there is one and the position; the report says whether the archive was
+/// read to its end and carries every namespace's counts and verified CRC.
+pub fn read_into<S: DocumentSink>(
+    input: Input,
     sink: &S,
     progress: &Progress,
-) -> Result<ArchiveReport, ArchiveError> {
-    let archive: Arc<str> = path.display().to_string().into();
-    let open_err = |source| ArchiveError::Open {
-        archive: archive.clone(),
-        source,
-    };
-    let file = File::open(path).map_err(open_err)?;
-    let size = file.metadata().map_err(open_err)?.len();
-    progress.add_total(size);
-    export_archive(file, &archive, sink, progress)
+    _options: &ReadOptions,
+) -> ReadReport {
+    let (label, size, reader) = input.into_parts();
+    if let Some(size) = size {
+        progress.add_total(size);
+    }
+    match read_archive(reader, &label, sink, progress) {
+        Ok(r) => r.into_read_report(),
+        Err(e) => {
+            sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+            ReadReport {
+                format: "mongodump archive".into(),
+                ..ReadReport::default()
+            }
+        }
+    }
+}
+
+impl ArchiveReport {
+    fn into_read_report(self) -> ReadReport {
+        let or_unknown = |s: &str| {
+            if s.is_empty() {
+                "unknown".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        let packed = match self.compression {
+            Compression::None => String::new(),
+            c => format!("{} → ", c.name()),
+        };
+        ReadReport {
+            format: format!(
+                "{packed}mongodump archive from server {} (mongodump {}), {} namespaces",
+                or_unknown(&self.header.server_version),
+                or_unknown(&self.header.tool_version),
+                self.namespaces.len()
+            ),
+            notes: Vec::new(),
+            namespaces: self
+                .namespaces
+                .iter()
+                .map(|n| NamespaceRead {
+                    ns: n.ns.clone(),
+                    documents: n.documents,
+                    bytes: n.bytes,
+                    checksum: n.crc.map(|c| format!("crc64 {c:#018x}")),
+                })
+                .collect(),
+            documents: self.documents,
+            input_bytes: self.input_bytes,
+            ignored: Vec::new(),
+            ignored_unlisted: 0,
+            left_out: Vec::new(),
+            read_to_end: true,
+        }
+    }
+}
+
+impl ArchiveError {
+    /// The namespace the error concerns, if any.
+    fn namespace(&self) -> Option<&Namespace> {
+        match self {
+            ArchiveError::Read { ns, .. }
+            | ArchiveError::Truncated { ns, .. }
+            | ArchiveError::Corrupt { ns, .. } => ns.as_ref(),
+            ArchiveError::Crc { ns, .. }
+            | ArchiveError::Metadata { ns, .. }
+            | ArchiveError::Sink { ns, .. } => Some(ns),
+            ArchiveError::Open { .. } | ArchiveError::BadMagic { .. } => None,
+        }
+    }
+
+    fn kind(&self) -> FailureKind {
+        match self {
+            ArchiveError::Open { .. } => FailureKind::Input,
+            ArchiveError::Read { source, .. } => crate::compression::io_failure_kind(source),
+            ArchiveError::BadMagic { .. }
+            | ArchiveError::Truncated { .. }
+            | ArchiveError::Corrupt { .. }
+            | ArchiveError::Crc { .. }
+            | ArchiveError::Metadata { .. } => FailureKind::Corrupt,
+            // The sink recorded its own failure first; this one only stands in for it.
+            ArchiveError::Sink { .. } => FailureKind::Incomplete,
+        }
+    }
 }
 
 /// Reads a mongodump archive from `reader` (raw bytes, possibly gzip or zstd) into `sink`;
 /// `label` names it in errors.
-pub fn export_archive<R: Read + Send + 'static, S: DocumentSink>(
+fn read_archive<R: Read + Send + 'static, S: DocumentSink>(
     reader: R,
     label: &str,
     sink: &S,
@@ -294,7 +370,7 @@ struct Run<'a, S: DocumentSink> {
     sink: &'a S,
     locator: Locator,
     ticker: Ticker<'a>,
-    states: Vec<NsState<S::Writer>>,
+    states: Vec<NsState<S::Writer<'a>>>,
     index: HashMap<Namespace, usize>,
     report: ArchiveReport,
 }

@@ -1,15 +1,88 @@
-//! The input stage shared by the tar reader and the mongodump-archive reader: count the raw
-//! bytes, recognise the compression by its magic bytes, and move decompression onto its own
-//! thread ([`ReadAhead`]) so that it overlaps with parsing on the calling thread.
+//! Where the streaming readers get their bytes, and the stage they share.
+//!
+//! - [`Input`]: a named stream of raw bytes with its size when known. Today it is a local
+//!   file ([`Input::open`]) or any `Read` ([`Input::from_reader`]); an object in object
+//!   storage read by ranged GETs is one more constructor, and the tar, mongodump-archive and
+//!   single-file readers take it unchanged.
+//! - [`PackedInput`]: counts the raw bytes, recognises the compression by its magic bytes,
+//!   and moves decompression onto its own thread ([`ReadAhead`]) so that it overlaps with
+//!   parsing on the calling thread.
+//! - [`StreamPosition`]: where something happened, in the decompressed stream and in the
+//!   raw input, for error messages.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bsonflow_model::Progress;
 
 use crate::compression::{self, Compression, CountingReader, ReadAhead};
+
+/// A named stream of raw input bytes (possibly compressed), read once from front to back.
+pub struct Input {
+    label: Arc<str>,
+    size: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+/// An input that cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct OpenError {
+    /// The file.
+    pub path: PathBuf,
+    /// What the system said.
+    #[source]
+    pub source: io::Error,
+}
+
+impl Input {
+    /// The local file at `path`, named by its path.
+    pub fn open(path: &Path) -> Result<Input, OpenError> {
+        let err = |source| OpenError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(err)?;
+        let size = file.metadata().map_err(err)?.len();
+        Ok(Input {
+            label: path.display().to_string().into(),
+            size: Some(size),
+            reader: Box::new(file),
+        })
+    }
+
+    /// Any byte stream; `label` names it in errors, `size` (raw bytes) drives progress.
+    pub fn from_reader<R: Read + Send + 'static>(
+        reader: R,
+        label: impl Into<String>,
+        size: Option<u64>,
+    ) -> Input {
+        Input {
+            label: label.into().into(),
+            size,
+            reader: Box::new(reader),
+        }
+    }
+
+    /// The name used in messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The raw size in bytes, when known.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// Name, size and stream.
+    pub(crate) fn into_parts(self) -> (Arc<str>, Option<u64>, Box<dyn Read + Send>) {
+        (self.label, self.size, self.reader)
+    }
+}
 
 /// Blocks of decompressed data queued between the decompression thread and the parser: with
 /// [`ReadAhead::BLOCK`] (1 MiB) at most `READ_AHEAD_DEPTH + 2` MiB are in flight.

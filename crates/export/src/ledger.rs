@@ -1,0 +1,194 @@
+//! The run's one ledger: every collection's state, every skip and every failure.
+//!
+//! Writers ([`CollectionExport`](crate::CollectionExport)) and readers (through
+//! [`DocumentSink::fail`](bsonflow_model::DocumentSink::fail)) report here; the
+//! [`Exporter`](crate::Exporter) reads it once at the end to decide whether `.complete` may
+//! be written. The rules:
+//!
+//! - a collection is registered once; a second registration is a failure of its own;
+//! - a failure is never overwritten by a later success, nor by a later failure, except that
+//!   [`FailureKind::Incomplete`] ("reading stopped") gives way to the precise failure that a
+//!   reader reports after it dropped the writer;
+//! - failures of the input as a whole (no namespace) are kept in order, each message once.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use bsonflow_model::{CollectionMetadata, Failure, FailureKind, Namespace, SkipReason};
+
+use crate::summary::CollectionSummary;
+
+/// Where one collection stands.
+#[derive(Clone, Debug)]
+pub(crate) enum Status {
+    /// Registered, not finished yet.
+    Open,
+    /// Written in full.
+    Done(CollectionSummary),
+    /// Not written in full, and why.
+    Failed(Failure),
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub metadata: CollectionMetadata,
+    pub status: Status,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub collections: BTreeMap<Namespace, Entry>,
+    pub skipped: Vec<(Namespace, SkipReason)>,
+    pub input_failures: Vec<Failure>,
+}
+
+/// Shared by the exporter and its collection writers.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    state: Mutex<State>,
+}
+
+impl Ledger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A writer thread that panicked leaves its collection Open, which fails the run;
+        // the rest of the ledger stays readable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `ns` as open. A namespace registered before is an error (and the first
+    /// registration is failed too: its documents would be mixed with the second's).
+    pub fn register(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), Failure> {
+        let mut state = self.lock();
+        if let Some(first) = state.collections.get_mut(ns) {
+            let failure = Failure::new(
+                FailureKind::Namespace,
+                format!("{ns} appears twice in the input"),
+            );
+            fail_entry(first, failure.clone());
+            return Err(failure);
+        }
+        state.collections.insert(
+            ns.clone(),
+            Entry {
+                metadata: meta.clone(),
+                status: Status::Open,
+            },
+        );
+        Ok(())
+    }
+
+    /// Records that `ns` was filtered out.
+    pub fn skip(&self, ns: &Namespace, reason: SkipReason) {
+        self.lock().skipped.push((ns.clone(), reason));
+    }
+
+    /// Replaces the metadata of a registered collection.
+    pub fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) {
+        if let Some(entry) = self.lock().collections.get_mut(ns) {
+            entry.metadata = meta.clone();
+        }
+    }
+
+    /// Marks `ns` written in full, unless it failed before.
+    pub fn done(&self, ns: &Namespace, summary: CollectionSummary) {
+        if let Some(entry) = self.lock().collections.get_mut(ns) {
+            if matches!(entry.status, Status::Open) {
+                entry.status = Status::Done(summary);
+            }
+        }
+    }
+
+    /// Records a failure of `ns` (registering it if a reader failed it before opening), or
+    /// of the whole input.
+    pub fn fail(&self, ns: Option<&Namespace>, failure: Failure) {
+        let mut state = self.lock();
+        match ns {
+            Some(ns) => {
+                let entry = state.collections.entry(ns.clone()).or_insert(Entry {
+                    metadata: CollectionMetadata::default(),
+                    status: Status::Open,
+                });
+                fail_entry(entry, failure);
+            }
+            None => {
+                if !state.input_failures.contains(&failure) {
+                    state.input_failures.push(failure);
+                }
+            }
+        }
+    }
+
+    /// The final state, once every writer is gone.
+    pub fn into_state(self) -> State {
+        self.state.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn fail_entry(entry: &mut Entry, failure: Failure) {
+    let replace = match &entry.status {
+        Status::Open | Status::Done(_) => true,
+        Status::Failed(old) => {
+            old.kind == FailureKind::Incomplete && failure.kind != FailureKind::Incomplete
+        }
+    };
+    if replace {
+        entry.status = Status::Failed(failure);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns() -> Namespace {
+        Namespace::new("a", "b")
+    }
+
+    fn status(ledger: Ledger) -> Status {
+        ledger
+            .into_state()
+            .collections
+            .remove(&ns())
+            .unwrap()
+            .status
+    }
+
+    #[test]
+    fn the_first_precise_failure_wins() {
+        let ledger = Ledger::default();
+        ledger
+            .register(&ns(), &CollectionMetadata::default())
+            .unwrap();
+        ledger.fail(
+            Some(&ns()),
+            Failure::new(FailureKind::Incomplete, "stopped"),
+        );
+        ledger.fail(Some(&ns()), Failure::new(FailureKind::Corrupt, "bad crc"));
+        ledger.fail(Some(&ns()), Failure::new(FailureKind::Input, "later"));
+        ledger.done(&ns(), CollectionSummary::default());
+        match status(ledger) {
+            Status::Failed(f) => assert_eq!(f.message, "bad crc"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_done_collection_can_still_fail_but_not_the_reverse() {
+        let ledger = Ledger::default();
+        ledger
+            .register(&ns(), &CollectionMetadata::default())
+            .unwrap();
+        ledger.done(&ns(), CollectionSummary::default());
+        ledger.fail(Some(&ns()), Failure::new(FailureKind::Output, "late"));
+        assert!(matches!(status(ledger), Status::Failed(_)));
+    }
+
+    #[test]
+    fn input_failures_are_listed_once() {
+        let ledger = Ledger::default();
+        let f = Failure::new(FailureKind::Corrupt, "x.tar: truncated");
+        ledger.fail(None, f.clone());
+        ledger.fail(None, f.clone());
+        assert_eq!(ledger.into_state().input_failures, vec![f]);
+    }
+}
