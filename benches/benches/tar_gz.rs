@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 
 use bsonflow_benches::{document, Rng};
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, Namespace, Progress, SinkError,
+    CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, Progress, ReadOptions,
+    SinkError, SkipReason,
 };
 use bsonflow_sources::compression;
-use bsonflow_sources::tar_set::{export_tar, TarOptions};
+use bsonflow_sources::input::Input;
+use bsonflow_sources::tar_set;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 /// An uncompressed tar of `mb` MiB of BSON in the cloud layout, and its document count.
@@ -60,14 +62,22 @@ struct Counter<'a> {
     documents: u64,
 }
 
-impl<'a> DocumentSink for &'a CountingSink {
-    type Writer = Counter<'a>;
+impl DocumentSink for CountingSink {
+    type Writer<'s> = Counter<'s>;
+
+    fn wants(&self, _: &Namespace, _: &CollectionMetadata) -> Result<(), SkipReason> {
+        Ok(())
+    }
+
+    fn fail(&self, ns: Option<&Namespace>, failure: Failure) {
+        panic!("{ns:?}: {failure}");
+    }
 
     fn open(
         &self,
         _: &Namespace,
         _: &CollectionMetadata,
-    ) -> Result<Option<Self::Writer>, SinkError> {
+    ) -> Result<Option<Self::Writer<'_>>, SinkError> {
         Ok(Some(Counter {
             sink: self,
             documents: 0,
@@ -139,14 +149,13 @@ fn export(data: &Arc<Vec<u8>>, spill: &std::path::Path) -> u64 {
         data: Arc::clone(data),
         pos: 0,
     };
-    export_tar(
-        reader,
-        "bench.tar.gz",
-        &&sink,
-        &TarOptions::new(spill),
-        &Progress::new(),
-    )
-    .unwrap();
+    let options = ReadOptions {
+        spill_dir: Some(spill.to_path_buf()),
+        ..ReadOptions::default()
+    };
+    let input = Input::from_reader(reader, "bench.tar.gz", Some(data.len() as u64));
+    let report = tar_set::read_into(input, &sink, &Progress::new(), &options);
+    assert!(report.read_to_end);
     sink.documents.into_inner()
 }
 

@@ -38,15 +38,13 @@ pub enum FrameError {
         /// The length of the frame.
         len: usize,
     },
-    /// A value that should be exactly one document is longer than the frame it starts with.
-    #[error("{extra} bytes follow the document at byte {offset} ({len} bytes) inside one value")]
-    TrailingBytes {
-        /// Where the frame starts.
-        offset: u64,
-        /// The length of the frame.
-        len: usize,
-        /// The bytes after it.
-        extra: usize,
+    /// A value that should be exactly one document is not as long as its prefix says.
+    #[error("the BSON length prefix says {declared} bytes, the value has {actual}")]
+    ValueLength {
+        /// The length prefix as read.
+        declared: i64,
+        /// The length of the value.
+        actual: usize,
     },
 }
 
@@ -56,8 +54,8 @@ impl FrameError {
         match self {
             FrameError::BadLength { offset, .. }
             | FrameError::Truncated { offset, .. }
-            | FrameError::MissingTerminator { offset, .. }
-            | FrameError::TrailingBytes { offset, .. } => *offset,
+            | FrameError::MissingTerminator { offset, .. } => *offset,
+            FrameError::ValueLength { .. } => 0,
         }
     }
 }
@@ -94,17 +92,18 @@ pub fn frame_len(data: &[u8], offset: u64) -> Result<usize, FrameError> {
 }
 
 /// Checks that `value` (a record of a storage engine, an item of an archive) is exactly one
-/// well-framed document.
+/// well-framed document: its length prefix equals its size, then the rules of [`frame_len`].
 pub fn check_frame(value: &[u8]) -> Result<(), FrameError> {
-    let len = frame_len(value, 0)?;
-    if len != value.len() {
-        return Err(FrameError::TrailingBytes {
-            offset: 0,
-            len,
-            extra: value.len() - len,
-        });
+    if value.len() >= 4 {
+        let declared = i32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+        if i64::from(declared) != value.len() as i64 {
+            return Err(FrameError::ValueLength {
+                declared: i64::from(declared),
+                actual: value.len(),
+            });
+        }
     }
-    Ok(())
+    frame_len(value, 0).map(|_| ())
 }
 
 #[cfg(test)]
@@ -170,11 +169,14 @@ mod tests {
         assert!(check_frame(&[0xff, 0xff, 0xff, 0xff, 0]).is_err());
         assert_eq!(
             check_frame(&[5, 0, 0, 0, 0, 9]),
-            Err(FrameError::TrailingBytes {
-                offset: 0,
-                len: 5,
-                extra: 1
+            Err(FrameError::ValueLength {
+                declared: 5,
+                actual: 6
             })
         );
+        assert!(check_frame(&[6, 0, 0, 0, 0])
+            .unwrap_err()
+            .to_string()
+            .contains("length prefix says 6 bytes, the value has 5"));
     }
 }
