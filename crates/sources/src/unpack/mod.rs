@@ -100,6 +100,11 @@ use from_xbstream::unpack_xbstream;
 use qpress::QpressError;
 use xbstream::XbstreamError;
 
+/// A tar header block: the one test every reader shares,
+/// [`detect::is_tar_header`](crate::detect::is_tar_header) (checksum checked for ustar, GNU and
+/// v7 headers alike).
+pub use crate::detect::is_tar_header as is_tar;
+
 /// How to unpack.
 #[derive(Clone, Debug)]
 pub struct UnpackOptions {
@@ -519,41 +524,6 @@ fn describe_head(head: &[u8]) -> String {
     }
     let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("bytes {}", shown.join(" "))
-}
-
-/// A tar header: `ustar` at 257, or (v7) a valid header checksum.
-pub fn is_tar(head: &[u8]) -> bool {
-    if head.len() < 512 || head[..512].iter().all(|&b| b == 0) {
-        return false;
-    }
-    if &head[257..262] == b"ustar" {
-        return true;
-    }
-    let field = &head[148..156];
-    let digits: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|&b| b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(b))
-        .collect();
-    let Ok(text) = std::str::from_utf8(&digits) else {
-        return false;
-    };
-    let Ok(stored) = u32::from_str_radix(text, 8) else {
-        return false;
-    };
-    let sum: u32 = head[..512]
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(b)
-            }
-        })
-        .sum();
-    !digits.is_empty() && sum == stored
 }
 
 #[cfg(test)]
