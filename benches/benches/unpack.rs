@@ -26,10 +26,9 @@ use std::time::{Duration, Instant};
 
 use bsonflow_benches::Rng;
 use bsonflow_model::Progress;
-use bsonflow_sources::qpress;
-use bsonflow_sources::quicklz::Decoder;
-use bsonflow_sources::unpack::{unpack_file, UnpackOptions};
-use bsonflow_sources::xbstream;
+use bsonflow_sources::unpack::qpress;
+use bsonflow_sources::unpack::quicklz::Decoder;
+use bsonflow_sources::unpack::{unpack_file, xbstream, UnpackOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Bytes with the texture of WiredTiger files: 4 KiB pages of BSON-like documents (repeated

@@ -2,7 +2,7 @@
 //!
 //! | first bytes (after gzip/zstd, which are peeled first) | input |
 //! | --- | --- |
-//! | `ustar` at 257, or a valid v7 header checksum | tar: a BSON set, or a data directory when its first telling member is a WiredTiger file |
+//! | a tar header whose checksum is right (ustar, GNU or v7; [`is_tar_header`]) | tar: a BSON set, or a data directory when its first telling member is a WiredTiger file |
 //! | `6d e2 99 81` | mongodump `--archive` |
 //! | `XBSTCK01` | xbstream (a physical `_qp.xb` backup) |
 //! | `qpress10` | a qpress archive |
@@ -146,34 +146,61 @@ fn detect_folder(path: &Path) -> InputKind {
     InputKind::BsonFolder
 }
 
-/// A POSIX/GNU tar header (`ustar` magic), or an old v7 header whose checksum is right.
+/// A tar header block, judged as GNU tar judges one (`tar_checksum` in its `list.c`): the
+/// checksum field (bytes 148..156, octal) equals the sum of the 512 bytes of the block with
+/// the field itself counted as eight spaces, summed as unsigned bytes (POSIX) or as signed
+/// ones (what some old tars wrote). The rule is the same for ustar, GNU and v7 headers; the
+/// `ustar` magic alone is not enough (a damaged header keeps its magic, and the tar reader
+/// would refuse it anyway).
+///
+/// The field is read as GNU tar reads it: one leading NUL and then leading white space are
+/// skipped, at least one octal digit must follow, and the digits must end at the end of
+/// the field, at a NUL or at white space. A block of zeros, or fewer than 512 bytes, is not
+/// a header.
+///
+/// Every reader that sniffs a tar uses this one test: [`detect`], the tar reader
+/// ([`tar_set`](crate::tar_set)) and [`unpack`](crate::unpack) (as `unpack::is_tar`).
 pub fn is_tar_header(block: &[u8]) -> bool {
-    if block.len() < 512 {
-        return false;
-    }
-    if &block[257..262] == b"ustar" {
-        return true;
-    }
-    // v7: the checksum field (148..156, octal) equals the sum of the header bytes with the
-    // field itself counted as spaces.
-    let field = std::str::from_utf8(&block[148..156])
-        .ok()
-        .map(|s| s.trim_matches(|c: char| c == ' ' || c == '\0'));
-    let Some(Ok(stored)) = field.map(|s| u32::from_str_radix(s, 8)) else {
+    const FIELD: std::ops::Range<usize> = 148..156;
+    let Some(block) = block.get(..512) else {
         return false;
     };
-    let sum: u32 = block[..512]
+    let Some(stored) = octal_checksum(&block[FIELD]) else {
+        return false;
+    };
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, &b) in block.iter().enumerate() {
+        let b = if FIELD.contains(&i) { b' ' } else { b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    stored == unsigned || stored == signed
+}
+
+/// The value of a tar checksum field (see [`is_tar_header`]), or `None` when it is not a
+/// number.
+fn octal_checksum(field: &[u8]) -> Option<i64> {
+    // C's isspace(): space, \t, \n, \v, \f, \r.
+    let is_space = |b: u8| matches!(b, b' ' | b'\t'..=b'\r');
+    let field = field.strip_prefix(&[0]).unwrap_or(field);
+    let start = field.iter().position(|&b| !is_space(b))?;
+    let digits = field[start..]
         .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
-    stored == sum && block[0] != 0
+        .take_while(|b| (b'0'..=b'7').contains(b))
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    match field.get(start + digits) {
+        None | Some(0) => {}
+        Some(&b) if is_space(b) => {}
+        Some(_) => return None,
+    }
+    // At most eight digits: no overflow.
+    let value = field[start..start + digits]
+        .iter()
+        .fold(0i64, |n, &d| n * 8 + i64::from(d - b'0'));
+    Some(value)
 }
 
 /// Whether the first members of a tar say it holds a data directory: decided by the first
@@ -302,5 +329,192 @@ mod tests {
             detect(rocks.path()).unwrap(),
             InputKind::UnsupportedDataDirectory(_)
         ));
+    }
+
+    /// `block` with its checksum field (148..156) replaced by `field`.
+    fn with_field(block: &[u8], field: &[u8]) -> Vec<u8> {
+        assert_eq!(field.len(), 8, "{field:?}");
+        let mut b = block[..512].to_vec();
+        b[148..156].copy_from_slice(field);
+        b
+    }
+
+    /// Checks one well-formed header block whose unsigned sum is `unsigned` and signed sum
+    /// `signed`: accepted as written, with its checksum spelt the ways tars spell it, with the
+    /// signed sum; refused when the field is not a number or a byte is damaged.
+    fn check_header(what: &str, block: &[u8], unsigned: i64, signed: i64) {
+        assert!(is_tar_header(block), "{what}: as written");
+        for field in [
+            format!("{unsigned:06o}\0 "), // POSIX, GNU tar, Python
+            format!("{unsigned:07o}\0"),  // the tar crate
+            format!("{unsigned:>6o}\0 "), // v7: space-padded
+            format!("{unsigned:>7o} "),
+            format!("{unsigned:08o}"),                   // no terminator
+            format!("{:\0<8}", format!("{unsigned:o}")), // NUL-padded
+            format!("\0{unsigned:06o} "),                // a leading NUL, which GNU tar skips
+            format!("{signed:06o}\0 "),                  // the signed sum
+        ] {
+            assert!(
+                is_tar_header(&with_field(block, field.as_bytes())),
+                "{what}: checksum field {field:?}"
+            );
+        }
+        for field in [
+            format!("{:06o}\0 ", unsigned + 1),
+            format!("{unsigned:06o}x "), // the digits are right, what follows is not
+            format!("{unsigned:06o}8 "),
+            format!("+{unsigned:06o} "),
+            "        ".to_string(),
+            "\0\0\0\0\0\0\0\0".to_string(),
+        ] {
+            assert!(
+                !is_tar_header(&with_field(block, field.as_bytes())),
+                "{what}: checksum field {field:?}"
+            );
+        }
+        // Damage anywhere (the name, the size, the magic's neighbourhood) is caught: the
+        // `ustar` magic alone does not make a header.
+        for at in [0, 1, 124, 136, 156, 200, 263, 300, 511] {
+            let mut bad = block[..512].to_vec();
+            bad[at] ^= 0x01;
+            assert!(!is_tar_header(&bad), "{what}: byte {at} flipped");
+        }
+        assert!(!is_tar_header(&block[..511]), "{what}: short");
+        assert!(!is_tar_header(&[0u8; 512]));
+    }
+
+    /// Python's `tarfile` writes the headers; its `calc_chksums` gives both sums. The member
+    /// name is not ASCII, so the signed and unsigned sums differ.
+    const PY_TAR_HEADERS: &str = r#"
+import io, tarfile
+formats = (("ustar", tarfile.USTAR_FORMAT), ("gnu", tarfile.GNU_FORMAT), ("pax", tarfile.PAX_FORMAT))
+for name, fmt in formats:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, encoding="utf-8") as tar:
+        info = tarfile.TarInfo("db/collection-\u00e9t\u00e9-0.wt")
+        data = b"WiredTiger page"
+        info.size = len(data)
+        info.mtime = 1700000000
+        info.uname = "mongod"
+        tar.addfile(info, io.BytesIO(data))
+    block = buf.getvalue()[:512]
+    unsigned, signed = tarfile.calc_chksums(block)
+    print(name, block.hex(), unsigned, signed)
+"#;
+
+    /// The sum of a header's bytes taken as signed, the checksum field counted as spaces.
+    fn signed_sum(block: &[u8]) -> i64 {
+        block[..512]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| match i {
+                148..156 => 32,
+                _ => i64::from(b as i8),
+            })
+            .sum()
+    }
+
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn tar_headers_from_python_tarfile() {
+        let Some(python) = bsonflow_testkit::python(&["tarfile"]) else {
+            return;
+        };
+        let out = bsonflow_testkit::run_python(&python, PY_TAR_HEADERS, &[]);
+        let out = String::from_utf8(out).unwrap();
+        let mut seen = Vec::new();
+        for line in out.lines() {
+            let [name, hex, unsigned, signed] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("unexpected line {line:?}");
+            };
+            let block = unhex(hex);
+            let unsigned: i64 = unsigned.parse().unwrap();
+            let signed: i64 = signed.parse().unwrap();
+            assert_eq!(block.len(), 512);
+            // Python writes six digits, a NUL and the space left from the blank field.
+            assert_eq!(block[148..156], *format!("{unsigned:06o}\0 ").as_bytes());
+            if name != "pax" {
+                // pax: the first block is the extended header, whose name is ASCII.
+                assert_ne!(unsigned, signed, "{name}: the name has bytes over 0x7f");
+            }
+            check_header(&format!("Python tarfile {name}"), &block, unsigned, signed);
+            seen.push(name.to_string());
+        }
+        assert_eq!(seen, ["ustar", "gnu", "pax"]);
+    }
+
+    /// GNU tar itself, in each of its formats (v7 has no magic at all); skipped when GNU tar
+    /// is not installed.
+    #[test]
+    fn tar_headers_from_gnu_tar() {
+        let gnu_tar = std::process::Command::new("tar")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).contains("GNU")
+            });
+        if !gnu_tar {
+            bsonflow_testkit::skip::<()>("GNU tar is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "collection-\u{e9}t\u{e9}-0.wt",
+            b"WiredTiger page",
+        );
+        for format in ["v7", "oldgnu", "gnu", "ustar", "posix"] {
+            let out = std::process::Command::new("tar")
+                .arg(format!("--format={format}"))
+                .args(["--owner=0", "--group=0", "-cf", "-", "-C"])
+                .arg(dir.path())
+                .arg("collection-\u{e9}t\u{e9}-0.wt")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{format}: {:?}", out);
+            let block = &out.stdout[..512];
+            // GNU tar writes six digits, a NUL and the space left from the blank field.
+            assert_eq!(block[154..156], [0, b' '], "{format}");
+            let digits = std::str::from_utf8(&block[148..154]).unwrap();
+            let unsigned = i64::from_str_radix(digits, 8).unwrap();
+            let signed = signed_sum(block);
+            if format == "v7" {
+                assert!(block[257..263].iter().all(|&b| b == 0), "v7: no magic");
+            }
+            check_header(
+                &format!("GNU tar --format={format}"),
+                block,
+                unsigned,
+                signed,
+            );
+        }
+    }
+
+    /// The tar crate's three header kinds, through its `Builder`.
+    #[test]
+    fn tar_headers_from_the_tar_crate() {
+        let kinds = [
+            ("old", tar::Header::new_old()),
+            ("gnu", tar::Header::new_gnu()),
+            ("ustar", tar::Header::new_ustar()),
+        ];
+        for (what, mut h) in kinds {
+            let mut b = tar::Builder::new(Vec::new());
+            h.set_size(5);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "db/a.wt", &[1u8, 2, 3, 4, 5][..])
+                .unwrap();
+            let bytes = b.into_inner().unwrap();
+            let block = &bytes[..512];
+            let unsigned = i64::from(h.cksum().unwrap());
+            let signed = signed_sum(block);
+            check_header(&format!("tar crate {what}"), block, unsigned, signed);
+        }
     }
 }

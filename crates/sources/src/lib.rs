@@ -13,10 +13,11 @@
 //! - [`detect`]: what an input is, from its bytes and layout.
 //! - [`tar_set`]: a BSON set inside a tar / tar.gz / tar.zst stream, read in one pass.
 //! - [`mongodump_archive`]: mongodump `--archive` streams (plain or gzipped, ApsaraDB's `.ar`).
-//! - [`unpack`]: physical backups (`_qp.xb`, tar of a data directory) unpacked into a folder.
-//! - [`xbstream`]: xbstream chunks (reader, reassembly rules, writer).
-//! - [`qpress`]: the qpress container, parsed by push so blocks decode in parallel.
-//! - [`quicklz`]: QuickLZ packet decoder (levels 1, 2 and 3).
+//! - [`unpack`]: physical backups (`_qp.xb`, tar of a data directory) unpacked into a folder,
+//!   with the format parsers only it uses:
+//!   - [`unpack::xbstream`]: xbstream chunks (reader, reassembly rules, writer).
+//!   - [`unpack::qpress`]: the qpress container, parsed by push so blocks decode in parallel.
+//!   - [`unpack::quicklz`]: QuickLZ packet decoder (levels 1, 2 and 3).
 //! - [`safe_path`]: member-path validation shared by every archive reader.
 //!
 //! Readers never decide what is exported: they offer every namespace to the sink, which
@@ -29,9 +30,6 @@ pub mod folder;
 pub mod input;
 pub mod layout;
 pub mod mongodump_archive;
-pub mod qpress;
-pub mod quicklz;
 pub mod safe_path;
 pub mod tar_set;
 pub mod unpack;
-pub mod xbstream;

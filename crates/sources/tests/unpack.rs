@@ -10,12 +10,12 @@ use std::process::Command;
 
 use bsonflow_model::Progress;
 use bsonflow_sources::compression::Compression;
-use bsonflow_sources::qpress::{self, QpressError};
 use bsonflow_sources::safe_path::PathError;
+use bsonflow_sources::unpack::qpress::{self, QpressError};
+use bsonflow_sources::unpack::xbstream::{self, XbstreamError};
 use bsonflow_sources::unpack::{
     space_needed, unpack, unpack_file, PhysicalFormat, SpaceNeeded, UnpackError, UnpackOptions,
 };
-use bsonflow_sources::xbstream::{self, XbstreamError};
 
 const PACK_PY: &str = include_str!("../../../testdata/physical/pack.py");
 

@@ -5,10 +5,10 @@ use std::fs;
 use std::path::Path;
 
 use bsonflow_model::Progress;
-use bsonflow_sources::unpack::{unpack, UnpackError, UnpackOptions};
-use bsonflow_sources::xbstream::{
+use bsonflow_sources::unpack::xbstream::{
     ChunkType, Reader, SparseEntry, Tracked, Tracker, Writer, XbstreamError,
 };
+use bsonflow_sources::unpack::{unpack, UnpackError, UnpackOptions};
 
 fn hex(text: &str) -> Vec<u8> {
     text.split_whitespace()
@@ -126,7 +126,7 @@ fn unpack_bytes(
     )
 }
 
-fn all_chunks(bytes: &[u8]) -> Vec<bsonflow_sources::xbstream::Chunk> {
+fn all_chunks(bytes: &[u8]) -> Vec<bsonflow_sources::unpack::xbstream::Chunk> {
     let mut r = Reader::new(bytes);
     let mut chunks = Vec::new();
     while let Some(c) = r.next_chunk().unwrap() {

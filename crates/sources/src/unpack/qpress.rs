@@ -33,7 +33,7 @@ use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use crate::quicklz::{self, QuickLzError};
+use super::quicklz::{self, QuickLzError};
 use crate::safe_path::{self, PathError};
 
 pub const MAGIC: &[u8; 8] = b"qpress10";
