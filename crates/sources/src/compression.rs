@@ -47,24 +47,64 @@ impl Compression {
 /// A reader of decompressed bytes.
 pub type DynRead = Box<dyn Read + Send>;
 
-/// Looks at the first bytes of `reader` and returns the compression found with a reader of
-/// the decompressed stream (the reader itself when it is not compressed).
-pub fn decompress<R: Read + Send + 'static>(mut reader: R) -> io::Result<(Compression, DynRead)> {
+/// The decoder of one [`Compression`] over a buffered reader: the one place where a stream
+/// told by its first bytes gets its decoder (whole inputs, and members inside a tar).
+pub enum Decoder<R: BufRead> {
+    /// Not compressed: the bytes as they are.
+    Plain(R),
+    /// gzip, every member of a multi-member stream.
+    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    /// zstd, with long-distance windows up to 2 GiB.
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+}
+
+impl<R: BufRead> Decoder<R> {
+    /// The decoder of `kind` over `reader`.
+    pub fn new(kind: Compression, reader: R) -> io::Result<Self> {
+        Ok(match kind {
+            Compression::None => Decoder::Plain(reader),
+            Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(reader)),
+            Compression::Zstd => {
+                let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
+                // Long-distance windows up to 2 GiB (`zstd --long=31`): refusing them would
+                // fail on valid archives.
+                decoder.window_log_max(31)?;
+                Decoder::Zstd(decoder)
+            }
+        })
+    }
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Plain(r) => r.read(buf),
+            Decoder::Gzip(r) => r.read(buf),
+            Decoder::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// A stream whose first bytes were read to tell its compression, put back in front.
+pub type Sniffed<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
+
+/// Looks at the first bytes of `reader` and returns the compression found with a decoder of
+/// the stream, reading through a buffer of `buffer` bytes.
+pub fn sniff_decoder<R: Read>(
+    mut reader: R,
+    buffer: usize,
+) -> io::Result<(Compression, Decoder<Sniffed<R>>)> {
     let head = read_prefix(&mut reader, 4)?;
     let kind = Compression::sniff(&head);
-    let buffered = BufReader::with_capacity(256 * 1024, io::Cursor::new(head).chain(reader));
-    let out: DynRead = match kind {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)?;
-            // Long-distance windows up to 2 GiB (`zstd --long=31`): refusing them would fail
-            // on valid archives.
-            decoder.window_log_max(31)?;
-            Box::new(decoder)
-        }
-    };
-    Ok((kind, out))
+    let buffered = BufReader::with_capacity(buffer, io::Cursor::new(head).chain(reader));
+    Ok((kind, Decoder::new(kind, buffered)?))
+}
+
+/// Looks at the first bytes of `reader` and returns the compression found with a reader of
+/// the decompressed stream (the reader itself when it is not compressed).
+pub fn decompress<R: Read + Send + 'static>(reader: R) -> io::Result<(Compression, DynRead)> {
+    let (kind, decoder) = sniff_decoder(reader, 256 * 1024)?;
+    Ok((kind, Box::new(decoder)))
 }
 
 /// Reads up to `n` bytes (fewer only at the end of the stream).

@@ -156,13 +156,7 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
     for (ns, found) in by_ns.iter_mut() {
         if found.parts.is_empty() {
             if let Some(path) = found.cloud_metadata.take() {
-                let db = path
-                    .parent()
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let db = layout::decode_name(&db).unwrap_or(db);
-                reinterpreted.push((Namespace::new(db, ns.collection.clone()), path));
+                reinterpreted.push((layout::metadata_without_parts(ns), path));
             }
         }
     }

@@ -76,6 +76,15 @@ pub fn classify(components: &[&str]) -> Option<SetEntry> {
     })
 }
 
+/// The one reinterpretation rule of a BSON set, applied by the folder and the tar readers
+/// alike: `<db>/<coll>/<coll>.metadata.json` ([`SetEntry::Metadata`] with `cloud: true`,
+/// classified as `db.coll`) is the metadata of cloud collection `db.coll` only when parts of
+/// `db.coll` exist; otherwise it is mongodump metadata of collection `coll` in the database
+/// folder `coll`, which this returns.
+pub fn metadata_without_parts(cloud_ns: &Namespace) -> Namespace {
+    Namespace::new(cloud_ns.collection.clone(), cloud_ns.collection.clone())
+}
+
 /// Parses `<coll>_<N>_part<M>.bson` for the collection folder `coll` (also with `.gz`/`.zst`).
 pub fn cloud_part(file: &str, coll: &str) -> Option<(u64, u64)> {
     let stem = strip_any(file, &BSON_SUFFIXES)?;

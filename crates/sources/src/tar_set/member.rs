@@ -7,7 +7,7 @@ use bsonflow_model::{CollectionWriter, SinkError};
 
 use super::IgnoreReason;
 use crate::bson_stream::{write_stream, StreamError};
-use crate::compression::{self, Compression};
+use crate::compression;
 
 /// The components of a member name, for [`classify`](crate::layout::classify) only: `.` and
 /// empty components are dropped; an absolute name or one with a `..` component is refused,
@@ -73,25 +73,6 @@ impl<R: Read> Read for Exact<R> {
     }
 }
 
-/// A reader of a member's content: decompressed when its first bytes say gzip or zstd.
-pub(crate) fn content<'a, R: Read + 'a>(
-    mut raw: R,
-) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
-    let head = compression::read_prefix(&mut raw, 4)?;
-    let kind = Compression::sniff(&head);
-    let chained = io::Cursor::new(head).chain(raw);
-    let reader: Box<dyn Read + 'a> = match kind {
-        Compression::None => Box::new(chained),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
-        Compression::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::new(chained)?;
-            decoder.window_log_max(31)?;
-            Box::new(decoder)
-        }
-    };
-    Ok((kind, reader))
-}
-
 /// What went wrong pushing a member's documents.
 pub(crate) enum PumpError {
     /// Reading (or decompressing) failed at `offset` of the member's document stream.
@@ -117,7 +98,9 @@ pub(crate) fn pump<R: Read, W: CollectionWriter>(
     writer: &mut W,
     tick: &mut dyn FnMut(),
 ) -> Result<Pumped, PumpError> {
-    let (_, reader) = content(raw).map_err(|source| PumpError::Read { offset: 0, source })?;
+    // A member's content: decompressed when its first bytes say gzip or zstd.
+    let (_, reader) = compression::sniff_decoder(raw, 64 << 10)
+        .map_err(|source| PumpError::Read { offset: 0, source })?;
     match write_stream(reader, writer, tick) {
         Ok(stats) => Ok(Pumped {
             documents: stats.documents,
