@@ -7,12 +7,12 @@ use std::path::{Component, Path, PathBuf};
 use bson::{Document, RawDocument};
 use bsonflow_model::CollectionWriter;
 
-use crate::block::BlockFile;
-use crate::btree::{hex, ReadStats, Tree};
-use crate::catalog::{parse_record, CatalogEntry, CatalogRecord};
-use crate::intpack::unpack_int_exact;
-use crate::metadata::{read_metadata_table, FileInfo};
-use crate::turtle::{parse_backup, Turtle, METADATA_URI};
+use crate::format::block::BlockFile;
+use crate::format::btree::{hex, ReadStats, Tree};
+use crate::format::catalog::{parse_record, CatalogEntry, CatalogRecord};
+use crate::format::intpack::unpack_int_exact;
+use crate::format::metadata::{read_metadata_table, FileInfo};
+use crate::format::turtle::{parse_backup, Turtle, METADATA_URI};
 use crate::Error;
 
 /// The metadata key of the MongoDB catalog.
@@ -204,7 +204,7 @@ impl DataDir {
                     entry.key_format = self
                         .metadata
                         .get(&format!("file:{}.wt", entry.ident))
-                        .and_then(|c| crate::config::Config::parse(c).ok())
+                        .and_then(|c| crate::format::config::Config::parse(c).ok())
                         .map(|c| c.get_str("key_format").unwrap_or("u").to_string());
                     self.collections.push(*entry);
                 }

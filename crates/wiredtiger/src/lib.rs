@@ -31,31 +31,34 @@
 //! ```
 //!
 //! Every tree is read the same way: take the newest checkpoint of its `file:` config
-//! ([`metadata::FileInfo`]), map the file ([`block::BlockFile`]), read the root block —
-//! checksum verified, decompressed ([`compress`]) — and descend through internal pages to the
-//! leaves ([`btree::Tree`]), decoding cells ([`cell`]) and packed integers ([`intpack`]) on
-//! the way. Only blocks reachable from the checkpoint are read: files keep freed blocks with
-//! stale pages, so they are never scanned.
+//! ([`FileInfo`](format::metadata::FileInfo)), map the file
+//! ([`BlockFile`](format::block::BlockFile)), read the root block — checksum verified,
+//! decompressed ([`compress`](format::compress)) — and descend through internal pages to the
+//! leaves ([`Tree`](format::btree::Tree)), decoding cells ([`cell`](format::cell)) and packed
+//! integers ([`intpack`](format::intpack)) on the way. Only blocks reachable from the
+//! checkpoint are read: files keep freed blocks with stale pages, so they are never scanned.
 //!
 //! # Types
 //!
 //! - [`DataDir`]: [`open`](DataDir::open) a directory, list its
-//!   [`collections`](DataDir::collections), [`read_into`](DataDir::read_into)
-//!   a [`DocumentSink`](bsonflow_model::DocumentSink) (every collection the sink wants, in
-//!   parallel), [`read_collection_into`](DataDir::read_collection_into) one collection's writer, or [`read_collection`](DataDir::read_collection) with a callback, get the
+//!   [`collections`](DataDir::collections), [`read_into`](DataDir::read_into) a
+//!   [`DocumentSink`](bsonflow_model::DocumentSink) (every collection the sink wants, in
+//!   parallel, with the missing-file policy of
+//!   [`ReadOptions`](bsonflow_model::ReadOptions)), read one collection into a writer
+//!   ([`read_collection_into`](DataDir::read_collection_into)) or a callback
+//!   ([`read_collection`](DataDir::read_collection)), get the
 //!   [`replica_set_name`](DataDir::replica_set_name).
 //! - [`CatalogEntry`]: namespace, ident, metadata, file path, key format.
 //! - [`ReadStats`]: documents, deleted values, pages read.
 //! - [`RecordKey`]: an int64 RecordId, or the key bytes of a clustered collection.
 //! - [`Error`]: each variant names the file and, for damage, the byte offset of the block.
 //!
-//! # Modules, bottom up
+//! # Modules
 //!
-//! [`intpack`] packed integers · [`config`] config strings · [`turtle`] the turtle and
-//! hot-backup files · [`block`] descriptor, block header, CRC-32C, address and checkpoint
-//! cookies · [`compress`] snappy/zstd/zlib framing · [`page`] page header · [`cell`] cells and
-//! validity windows · [`btree`] the tree walk · [`metadata`] the metadata table and `file:`
-//! configs · [`catalog`] `_mdb_catalog` records · `datadir` ties them together.
+//! [`format`] holds the on-disk formats, one module each, bottom up (packed integers, config
+//! strings, turtle, blocks, compression, pages, cells, the tree walk, the metadata table, the
+//! catalog); `datadir` ties them together and `read` is the one reader verb,
+//! [`DataDir::read_into`].
 //!
 //! # Example
 //!
@@ -72,21 +75,12 @@
 //! # Ok::<(), bsonflow_wiredtiger::Error>(())
 //! ```
 
-pub mod block;
-pub mod btree;
-pub mod catalog;
-pub mod cell;
-pub mod compress;
-pub mod config;
 mod datadir;
 mod error;
-pub mod intpack;
-pub mod metadata;
-pub mod page;
+pub mod format;
 mod read;
-pub mod turtle;
 
-pub use btree::ReadStats;
-pub use catalog::CatalogEntry;
 pub use datadir::{DataDir, MetadataSource, RecordKey, StorageInfo, CATALOG_URI};
 pub use error::Error;
+pub use format::btree::ReadStats;
+pub use format::catalog::CatalogEntry;

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use bsonflow_model::{CollectionWriter, DocumentSink};
 use bsonflow_testkit::MemorySink;
-use bsonflow_wiredtiger::block::{block_checksum, decode_hex, Addr, BlockFile};
-use bsonflow_wiredtiger::cell::{self, CellType};
-use bsonflow_wiredtiger::config::Config;
-use bsonflow_wiredtiger::intpack::{pack_uint, Reader};
-use bsonflow_wiredtiger::metadata::FileInfo;
+use bsonflow_wiredtiger::format::block::{block_checksum, decode_hex, Addr, BlockFile};
+use bsonflow_wiredtiger::format::cell::{self, CellType};
+use bsonflow_wiredtiger::format::config::Config;
+use bsonflow_wiredtiger::format::intpack::{pack_uint, Reader};
+use bsonflow_wiredtiger::format::metadata::FileInfo;
 use bsonflow_wiredtiger::{DataDir, Error};
 use tempfile::TempDir;
 
@@ -388,7 +388,8 @@ fn damaged_turtle() {
 fn damaged_metadata_table() {
     let Some(c) = copy(IP2COUNTRY) else { return };
     let turtle =
-        bsonflow_wiredtiger::turtle::Turtle::read(&c.dbpath.join("WiredTiger.turtle")).unwrap();
+        bsonflow_wiredtiger::format::turtle::Turtle::read(&c.dbpath.join("WiredTiger.turtle"))
+            .unwrap();
     let info = FileInfo::parse(
         "file:WiredTiger.wt",
         &turtle.metadata_config,

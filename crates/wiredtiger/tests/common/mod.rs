@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bson::{Bson, Document};
-use bsonflow_wiredtiger::block::BlockFile;
-use bsonflow_wiredtiger::btree::Tree;
-use bsonflow_wiredtiger::metadata::FileInfo;
+use bsonflow_wiredtiger::format::block::BlockFile;
+use bsonflow_wiredtiger::format::btree::Tree;
+use bsonflow_wiredtiger::format::metadata::FileInfo;
 use bsonflow_wiredtiger::{DataDir, Error};
 use serde_json::Value;
 

@@ -11,7 +11,7 @@
 //! | 26 | u8 | unused |
 //! | 27 | u8 | version (0 before 4.4, 1 with validity windows; informational) |
 //!
-//! The block header (12 bytes, see [`crate::block`]) follows, so cells start at byte 40.
+//! The block header (12 bytes, see [`crate::format::block`]) follows, so cells start at byte 40.
 
 use std::borrow::Cow;
 

@@ -76,7 +76,7 @@ pub fn parse_record(record_id: i64, doc: Document) -> Result<CatalogRecord, Stri
                                 BinarySubtype::Uuid | BinarySubtype::UuidOld
                             ) =>
                     {
-                        Some(crate::btree::hex(&b.bytes))
+                        Some(crate::format::btree::hex(&b.bytes))
                     }
                     other => return Err(format!("options.uuid is not a UUID: {other}")),
                 };

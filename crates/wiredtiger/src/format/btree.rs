@@ -15,9 +15,9 @@
 
 use std::ops::Range;
 
-use crate::block::{Addr, BlockFile};
-use crate::cell::{self, Cell, CellError, CellType};
-use crate::page::{page_type, Page, PAGE_DATA_OFFSET};
+use crate::format::block::{Addr, BlockFile};
+use crate::format::cell::{self, Cell, CellError, CellType};
+use crate::format::page::{page_type, Page, PAGE_DATA_OFFSET};
 use crate::Error;
 
 /// Counters of one tree walk (one collection read).
@@ -154,7 +154,7 @@ impl<'f> Tree<'f> {
     fn read(&self, addr: &Addr, want: u8) -> Result<Page<'f>, Error> {
         let page = self.file.read(addr)?;
         if page.header.page_type != want {
-            let want_name = crate::page::PageHeader {
+            let want_name = crate::format::page::PageHeader {
                 page_type: want,
                 ..page.header
             }
@@ -600,9 +600,9 @@ mod tests {
     //! fast-truncated subtrees, leaf roots), and batch boundaries of wide trees.
 
     use super::*;
-    use crate::block::{block_checksum, descriptor_checksum, BLOCK_MAGIC};
-    use crate::compress::Compressor;
-    use crate::intpack::pack_uint;
+    use crate::format::block::{block_checksum, descriptor_checksum, BLOCK_MAGIC};
+    use crate::format::compress::Compressor;
+    use crate::format::intpack::pack_uint;
 
     const ALLOC: u32 = 512;
 

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::compress::Compressor;
-use crate::intpack::Reader;
-use crate::page::{page_flags, Page, PageHeader, PAGE_DATA_OFFSET};
+use crate::format::compress::Compressor;
+use crate::format::intpack::Reader;
+use crate::format::page::{page_flags, Page, PageHeader, PAGE_DATA_OFFSET};
 use crate::Error;
 
 /// Descriptor magic number.

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::intpack::Reader;
+use crate::format::intpack::Reader;
 
 /// Long-cell types (`desc & 0xf0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,7 +262,9 @@ pub fn unpack(image: &[u8], pos: usize, page_flags: u8) -> Result<Cell, CellErro
             .map_err(|_| bad("second descriptor past the end of the page".into()))?;
         window = Some(TimeWindow::read(&mut r, flags).map_err(bad)?);
     }
-    if cell_type == CellType::AddrDel && page_flags & crate::page::page_flags::FT_UPDATE != 0 {
+    if cell_type == CellType::AddrDel
+        && page_flags & crate::format::page::page_flags::FT_UPDATE != 0
+    {
         for what in [
             "truncate transaction",
             "truncate timestamp",
@@ -331,7 +333,7 @@ pub fn unpack(image: &[u8], pos: usize, page_flags: u8) -> Result<Cell, CellErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intpack::pack_uint;
+    use crate::format::intpack::pack_uint;
 
     fn one(bytes: &[u8]) -> Cell {
         let c = unpack(bytes, 0, 0).unwrap();

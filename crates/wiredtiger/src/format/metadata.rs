@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::block::{Addr, BlockFile, CheckpointCookie};
-use crate::btree::Tree;
-use crate::compress::Compressor;
-use crate::config::Config;
+use crate::format::block::{Addr, BlockFile, CheckpointCookie};
+use crate::format::btree::Tree;
+use crate::format::compress::Compressor;
+use crate::format::config::Config;
 use crate::Error;
 
 /// The newest checkpoint of a file.
