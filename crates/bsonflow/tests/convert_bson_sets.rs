@@ -258,7 +258,7 @@ fn include_and_exclude_patterns() {
     assert!(out.path().join("shop/customers").exists());
     assert!(!out.path().join("shop/orders").exists());
     assert!(!out.path().join("shop/oddities").exists());
-    assert!(stdout(&o).contains("shop.orders: excluded by --exclude shop.o*"));
+    assert!(stdout(&o).contains("shop.orders: excluded by the pattern shop.o*"));
 }
 
 #[test]

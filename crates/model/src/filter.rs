@@ -22,9 +22,9 @@ pub enum SkipReason {
     DollarInName,
     /// The oplog pseudo-namespace of a `mongodump --oplog` archive (empty database name).
     Oplog,
-    /// Matched an `--exclude` pattern.
+    /// Matched an exclude pattern (the binary's `--exclude`).
     Excluded(String),
-    /// `--include` patterns were given and none matched.
+    /// Include patterns were given (the binary's `--include`) and none matched.
     NotIncluded,
 }
 
@@ -38,8 +38,8 @@ impl fmt::Display for SkipReason {
             SkipReason::SlashInName => f.write_str("name contains '/'"),
             SkipReason::DollarInName => f.write_str("name contains '$'"),
             SkipReason::Oplog => f.write_str("oplog of a mongodump --oplog archive"),
-            SkipReason::Excluded(p) => write!(f, "excluded by --exclude {p}"),
-            SkipReason::NotIncluded => f.write_str("matched no --include pattern"),
+            SkipReason::Excluded(p) => write!(f, "excluded by the pattern {p}"),
+            SkipReason::NotIncluded => f.write_str("matched no include pattern"),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::io::{self, Read};
 
-use crate::bson_stream::{RefillBuffer, MAX_DOCUMENT_BYTES};
+use bsonflow_model::frame::{frame_len, FrameError, MAX_DOCUMENT_BYTES};
+
+use crate::bson_stream::RefillBuffer;
 
 /// The four bytes that end every block.
 pub(crate) const TERMINATOR: [u8; 4] = [0xff; 4];
@@ -102,7 +104,8 @@ impl<R: Read> ItemReader<R> {
             return Ok((offset, Item::Terminator));
         }
         let len = i32::from_le_bytes(head);
-        if len < 5 || len as usize > MAX_DOCUMENT_BYTES {
+        // The frame rules are the model's; only the terminator is the archive's own.
+        if let Err(FrameError::BadLength { .. }) = frame_len(&head, offset) {
             return Err(ItemError::BadLength { offset, len });
         }
         let len = len as usize;
@@ -115,10 +118,9 @@ impl<R: Read> ItemReader<R> {
             });
         }
         let doc = self.buf.take(len);
-        let item = if doc[len - 1] == 0 {
-            Item::Document(doc)
-        } else {
-            Item::Unterminated(doc)
+        let item = match frame_len(doc, offset) {
+            Ok(_) => Item::Document(doc),
+            Err(_) => Item::Unterminated(doc),
         };
         Ok((offset, item))
     }

@@ -191,7 +191,7 @@ impl TarReport {
         }
         if self.corrupt_members > 0 {
             notes.push(format!(
-                "{} members were cut short at a corrupt document (--skip-corrupt)",
+                "{} members were cut short at a corrupt document that the sink chose to skip",
                 self.corrupt_members
             ));
         }
