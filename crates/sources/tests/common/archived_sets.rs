@@ -1,24 +1,27 @@
-//! Helpers shared by the tests of the tar and mongodump-archive readers: the export a folder
-//! gives (the reference), and comparing two in-memory exports.
+//! Helpers shared by the tests of the tar and mongodump-archive readers: the read a folder
+//! gives (the reference), comparing two in-memory exports, and taking a reader's outcome
+//! apart (report, or the one failure it recorded in the sink).
 
 #![allow(dead_code)]
 
 use std::path::Path;
 
-use bsonflow_model::Progress;
+use bsonflow_model::{FailureKind, Namespace, Progress, ReadOptions, ReadReport};
+use bsonflow_sources::compression::Compression;
 use bsonflow_sources::folder;
 use bsonflow_testkit::MemorySink;
 
-/// `folder::scan` + `folder::export` of `dir` into a fresh sink; the export must succeed.
-pub fn folder_export(dir: &Path) -> MemorySink {
+/// `folder::scan` + `BsonSet::read_into` of `dir` into a fresh sink; the read must succeed.
+pub fn read_folder(dir: &Path) -> MemorySink {
     let sink = MemorySink::new();
     let set = folder::scan(dir).unwrap_or_else(|e| panic!("scan {}: {e}", dir.display()));
-    let report = folder::export(&set, &&sink, &Progress::new());
+    let report = set.read_into(&sink, &Progress::new(), &ReadOptions::default());
     assert!(
-        report.failures.is_empty(),
-        "folder export failed: {:?}",
-        report.failures
+        sink.failures().is_empty(),
+        "folder read failed: {}",
+        sink.failure_text()
     );
+    assert!(report.read_to_end, "folder read stopped early: {report:?}");
     sink
 }
 
@@ -59,4 +62,70 @@ pub fn assert_same_export(actual: &MemorySink, expected: &MemorySink, what: &str
 /// Total documents of a sink.
 pub fn document_count(sink: &MemorySink) -> usize {
     sink.collections().values().map(|c| c.documents.len()).sum()
+}
+
+/// Corrupt spans a sink accepted, over all its collections.
+pub fn corrupt_count(sink: &MemorySink) -> usize {
+    sink.collections().values().map(|c| c.corrupt.len()).sum()
+}
+
+/// A read that stopped early, with the one failure it recorded in the sink.
+#[derive(Debug)]
+pub struct Failed {
+    /// The namespace the failure was recorded against (`None`: the input as a whole).
+    pub ns: Option<Namespace>,
+    pub kind: FailureKind,
+    pub message: String,
+    /// What the reader reported anyway (boxed: results stay small).
+    pub report: Box<ReadReport>,
+}
+
+impl Failed {
+    /// The namespace the failure names, as text.
+    pub fn ns_text(&self) -> Option<String> {
+        self.ns.as_ref().map(|n| n.to_string())
+    }
+}
+
+/// A reader's outcome as the former `Result`: `Ok` when it read its input to the end and
+/// recorded no failure; `Err` when it stopped early and recorded exactly one failure (what
+/// the former error was). Anything else — a failure without stopping, or stopping without
+/// saying why — is a bug of the reader, and panics.
+pub fn outcome(report: ReadReport, sink: &MemorySink) -> Result<ReadReport, Failed> {
+    let mut failures = sink.failures();
+    match (report.read_to_end, failures.len()) {
+        (true, 0) => Ok(report),
+        (false, 1) => {
+            let (ns, failure) = failures.pop().unwrap();
+            Err(Failed {
+                ns,
+                kind: failure.kind,
+                message: failure.message,
+                report: Box::new(report),
+            })
+        }
+        (read_to_end, _) => {
+            panic!("read_to_end is {read_to_end} with failures {failures:?} (report {report:?})")
+        }
+    }
+}
+
+/// The compression a report's `format` names: `<name> → …` for a compressed input, no
+/// arrow for a plain one.
+pub fn compression_of(report: &ReadReport) -> Compression {
+    match report.format.split_once(" → ") {
+        None => Compression::None,
+        Some((name, _)) => [Compression::Gzip, Compression::Zstd]
+            .into_iter()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("unknown compression in format {:?}", report.format)),
+    }
+}
+
+/// The format a report names after its compression (`tar, 12 members`).
+pub fn container_of(report: &ReadReport) -> &str {
+    match report.format.split_once(" → ") {
+        None => &report.format,
+        Some((_, rest)) => rest,
+    }
 }
