@@ -113,7 +113,7 @@ mod tests {
     fn doc(body: usize) -> Vec<u8> {
         let len = (body + 5) as i32;
         let mut d = len.to_le_bytes().to_vec();
-        d.extend(std::iter::repeat(1).take(body));
+        d.extend(std::iter::repeat_n(1, body));
         d.push(0);
         d
     }

@@ -23,7 +23,7 @@ pub struct ReadOptions {
     pub spill_dir: Option<PathBuf>,
     /// Streaming readers: collections whose writers may stay open at once while their data
     /// is interleaved (each holds its unfinished chunk in memory); the data of further
-    /// collections waits in spill files.
+    /// collections waits in spill files. At least one is always allowed (0 reads as 1).
     pub max_open_writers: usize,
 }
 

@@ -52,10 +52,10 @@ pub type DynRead = Box<dyn Read + Send>;
 pub enum Decoder<R: BufRead> {
     /// Not compressed: the bytes as they are.
     Plain(R),
-    /// gzip, every member of a multi-member stream.
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    /// gzip, every member of a multi-member stream (boxed, like zstd: their state is large).
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     /// zstd, with long-distance windows up to 2 GiB.
-    Zstd(zstd::stream::read::Decoder<'static, R>),
+    Zstd(Box<zstd::stream::read::Decoder<'static, R>>),
 }
 
 impl<R: BufRead> Decoder<R> {
@@ -63,13 +63,15 @@ impl<R: BufRead> Decoder<R> {
     pub fn new(kind: Compression, reader: R) -> io::Result<Self> {
         Ok(match kind {
             Compression::None => Decoder::Plain(reader),
-            Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(reader)),
+            Compression::Gzip => {
+                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+            }
             Compression::Zstd => {
                 let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
                 // Long-distance windows up to 2 GiB (`zstd --long=31`): refusing them would
                 // fail on valid archives.
                 decoder.window_log_max(31)?;
-                Decoder::Zstd(decoder)
+                Decoder::Zstd(Box::new(decoder))
             }
         })
     }
@@ -262,15 +264,16 @@ impl Drop for ReadAhead {
     }
 }
 
-/// How a read error of a (possibly decompressed) stream counts: damaged bytes when the
-/// decoder or parser says the data is invalid or ends early, an input error otherwise.
+/// How a read error of a (possibly decompressed) stream counts: an input error when the
+/// system failed to read, damaged bytes when a decoder or parser refused what it read.
 pub(crate) fn io_failure_kind(e: &io::Error) -> bsonflow_model::FailureKind {
     use bsonflow_model::FailureKind;
-    match e.kind() {
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof => {
-            FailureKind::Corrupt
-        }
-        _ => FailureKind::Input,
+    // An error of the system (a read that failed) has an OS error code; the decoders and the
+    // tar parser report damaged or cut data without one.
+    if e.raw_os_error().is_some() {
+        FailureKind::Input
+    } else {
+        FailureKind::Corrupt
     }
 }
 

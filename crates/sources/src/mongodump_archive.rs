@@ -77,7 +77,7 @@ pub fn crc64(data: &[u8]) -> u64 {
 
 /// The archive's header document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ArchiveHeader {
+pub(crate) struct ArchiveHeader {
     pub concurrent_collections: Option<i32>,
     /// `"0.1"`.
     pub format_version: String,
@@ -87,7 +87,7 @@ pub struct ArchiveHeader {
 
 /// What became of one namespace of the archive.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NamespaceReport {
+pub(crate) struct NamespaceReport {
     pub ns: Namespace,
     /// It has a metadata record in the prelude.
     pub in_prelude: bool,
@@ -104,9 +104,9 @@ pub struct NamespaceReport {
     pub exported: bool,
 }
 
-/// What [`export_archive`] read.
+/// What an archive read counted.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ArchiveReport {
+pub(crate) struct ArchiveReport {
     pub compression: Compression,
     pub header: ArchiveHeader,
     /// In order of first appearance: the prelude's records, then namespaces met only in
@@ -124,12 +124,6 @@ pub struct ArchiveReport {
     pub archive_bytes: u64,
     /// Raw bytes read from the input.
     pub input_bytes: u64,
-}
-
-impl ArchiveReport {
-    pub fn namespace(&self, ns: &Namespace) -> Option<&NamespaceReport> {
-        self.namespaces.iter().find(|n| &n.ns == ns)
-    }
 }
 
 /// An archive that cannot be read to its end.
@@ -211,19 +205,30 @@ pub fn read_into<S: DocumentSink>(
     if let Some(size) = size {
         progress.add_total(size);
     }
-    match read_archive(reader, &label, sink, progress) {
-        Ok(r) => r.into_read_report(),
-        Err(e) => {
-            sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
-            ReadReport {
-                format: "mongodump archive".into(),
-                ..ReadReport::default()
-            }
-        }
+    let (report, result) = read_archive(reader, &label, sink, progress);
+    let mut report = report.into_read_report();
+    if let Err(e) = result {
+        sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+        report.read_to_end = false;
     }
+    report
 }
 
 impl ArchiveReport {
+    fn new(compression: Compression) -> Self {
+        ArchiveReport {
+            compression,
+            header: ArchiveHeader::default(),
+            namespaces: Vec::new(),
+            exported: 0,
+            skipped: 0,
+            documents: 0,
+            corrupt_documents: 0,
+            archive_bytes: 0,
+            input_bytes: 0,
+        }
+    }
+
     fn into_read_report(self) -> ReadReport {
         let or_unknown = |s: &str| {
             if s.is_empty() {
@@ -243,7 +248,14 @@ impl ArchiveReport {
                 or_unknown(&self.header.tool_version),
                 self.namespaces.len()
             ),
-            notes: Vec::new(),
+            notes: if self.corrupt_documents > 0 {
+                vec![format!(
+                    "{} documents without their trailing 0x00 were skipped as the sink chose",
+                    self.corrupt_documents
+                )]
+            } else {
+                Vec::new()
+            },
             namespaces: self
                 .namespaces
                 .iter()
@@ -300,11 +312,17 @@ fn read_archive<R: Read + Send + 'static, S: DocumentSink>(
     label: &str,
     sink: &S,
     progress: &Progress,
-) -> Result<ArchiveReport, ArchiveError> {
-    let input = PackedInput::open(reader).map_err(|source| ArchiveError::Open {
-        archive: label.into(),
-        source,
-    })?;
+) -> (ArchiveReport, Result<(), ArchiveError>) {
+    let input = match PackedInput::open(reader) {
+        Ok(input) => input,
+        Err(source) => {
+            let e = ArchiveError::Open {
+                archive: label.into(),
+                source,
+            };
+            return (ArchiveReport::new(Compression::None), Err(e));
+        }
+    };
     let mut run = Run {
         archive: label.into(),
         origin: match input.compression {
@@ -316,26 +334,16 @@ fn read_archive<R: Read + Send + 'static, S: DocumentSink>(
         ticker: Ticker::new(progress, Arc::clone(&input.compressed)),
         states: Vec::new(),
         index: HashMap::new(),
-        report: ArchiveReport {
-            compression: input.compression,
-            header: ArchiveHeader::default(),
-            namespaces: Vec::new(),
-            exported: 0,
-            skipped: 0,
-            documents: 0,
-            corrupt_documents: 0,
-            archive_bytes: 0,
-            input_bytes: 0,
-        },
+        report: ArchiveReport::new(input.compression),
     };
     let mut items = ItemReader::new(input.reader);
-    run.read(&mut items)?;
+    let result = run.read(&mut items);
     run.report.archive_bytes = items.offset();
     run.ticker.tick();
     run.report.input_bytes = run.ticker.consumed();
     let mut report = run.report;
     report.namespaces = run.states.into_iter().map(|s| s.report).collect();
-    Ok(report)
+    (report, result)
 }
 
 /// Where a namespace's writer stands.

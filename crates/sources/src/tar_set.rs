@@ -3,8 +3,8 @@
 //! without unpacking it to disk.
 //!
 //! The same namespaces, metadata and documents in the same order come out as
-//! [`folder::scan`](crate::folder::scan) + [`folder::export`](crate::folder::export) give for
-//! the folder the tar unpacks into.
+//! [`folder::scan`](crate::folder::scan) + [`BsonSet::read_into`](crate::folder::BsonSet::read_into)
+//! give for the folder the tar unpacks into.
 //!
 //! # Pipeline
 //!
@@ -84,9 +84,11 @@
 //!
 //! A cut input (inside a member or between members: the end-of-archive block is required), a
 //! decompression error (bad gzip CRC, corrupt zstd frame), a bad header checksum, duplicate
-//! collections and unreadable metadata fail the run with a [`TarError`] that names the
-//! archive, the member or namespace, and the position ([`StreamPosition`]: offset in the
-//! decompressed tar stream, plus compressed bytes read). The stream is read to its very end
+//! collections and unreadable metadata stop the read: a [`TarError`] that names the archive,
+//! the member or namespace, and the position
+//! ([`StreamPosition`](crate::input::StreamPosition): offset in the decompressed tar stream,
+//! plus compressed bytes read) goes to the sink's ledger ([`DocumentSink::fail`]), and the
+//! report says the input was not read to its end. The stream is read to its very end
 //! (past the end-of-archive blocks) so that a gzip trailer's CRC is always checked. Framing
 //! errors inside a member go to [`CollectionWriter::corrupt`], where the sink decides.
 
@@ -107,7 +109,7 @@ use bsonflow_model::{
     ReadReport, SinkError,
 };
 
-use crate::compression::{self, CountingReader};
+use crate::compression::{self, Compression, CountingReader};
 use crate::detect::is_tar_header;
 use crate::input::{Input, Locator, PackedInput, Ticker};
 use crate::layout::{self, SetEntry};
@@ -160,48 +162,55 @@ pub fn read_into<S: DocumentSink>(
         progress.add_total(size);
     }
     let options = TarOptions::from_read_options(options);
-    match read_tar(reader, &label, sink, &options, progress) {
-        Ok(r) => r.into_read_report(),
-        Err(e) => {
-            sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
-            ReadReport {
-                format: "tar".into(),
-                ..ReadReport::default()
-            }
-        }
+    let (report, result) = read_tar(reader, &label, sink, &options, progress);
+    let mut report = report.into_read_report();
+    if let Err(e) = result {
+        sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+        report.read_to_end = false;
     }
+    report
 }
 
 /// Reads a tar from `reader` (raw bytes, possibly gzip or zstd) into `sink`; `label` names it
-/// in errors.
+/// in errors. The report counts what was read, also when the read stopped at an error.
 fn read_tar<R: Read + Send + 'static, S: DocumentSink>(
     reader: R,
     label: &str,
     sink: &S,
     options: &TarOptions,
     progress: &Progress,
-) -> Result<TarReport, TarError> {
+) -> (TarReport, Result<(), TarError>) {
     let archive: Arc<str> = label.into();
-    let input = PackedInput::open(reader).map_err(|source| TarError::Open {
-        archive: archive.clone(),
-        source,
-    })?;
+    let input = match PackedInput::open(reader) {
+        Ok(input) => input,
+        Err(source) => {
+            let e = TarError::Open { archive, source };
+            return (TarReport::new(Compression::None), Err(e));
+        }
+    };
     let locator = input.locator();
     let compression = input.compression;
     let ticker = Ticker::new(progress, Arc::clone(&input.compressed));
     let mut counted = CountingReader::new(input.reader);
     let tar_pos = counted.position();
-    let head = compression::read_prefix(&mut counted, 512).map_err(|source| TarError::Header {
-        archive: archive.clone(),
-        pos: locator.at(0),
-        source,
-    })?;
-    if !is_tar_header(&head) {
-        return Err(TarError::NotTar {
-            archive,
-            compression,
-        });
-    }
+    let head = match compression::read_prefix(&mut counted, 512) {
+        Ok(head) if is_tar_header(&head) => head,
+        Ok(_) => {
+            let e = TarError::NotTar {
+                archive,
+                compression,
+            };
+            return (TarReport::new(compression), Err(e));
+        }
+        Err(source) => {
+            let e = TarError::Header {
+                archive,
+                pos: locator.at(0),
+                source,
+            };
+            return (TarReport::new(compression), Err(e));
+        }
+    };
     let mut run = Run {
         ctx: Ctx {
             archive: archive.clone(),
@@ -214,37 +223,24 @@ fn read_tar<R: Read + Send + 'static, S: DocumentSink>(
         spill: SpillStore::new(&options.spill_dir),
         buf: Vec::new(),
         open_cloud: 0,
-        report: TarReport {
-            compression,
-            members: 0,
-            collections: 0,
-            exported: 0,
-            skipped: 0,
-            documents: 0,
-            corrupt_members: 0,
-            ignored: Vec::new(),
-            ignored_count: 0,
-            spilled_parts: 0,
-            spilled_bytes: 0,
-            tar_bytes: 0,
-            input_bytes: 0,
-        },
+        report: TarReport::new(compression),
     };
     let mut tar = tar::Archive::new(io::Cursor::new(head).chain(counted));
-    run.read_members(&mut tar, &tar_pos)?;
-    // Read to the very end: the end-of-archive blocks are followed by padding, and only the
-    // end of a gzip stream checks its CRC.
-    let mut rest = tar.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|source| TarError::Trailer {
-        archive: archive.clone(),
-        pos: locator.at(tar_pos.load(Ordering::Relaxed)),
-        source,
-    })?;
-    run.finalize()?;
+    let result = run.read_members(&mut tar, &tar_pos).and_then(|()| {
+        // Read to the very end: the end-of-archive blocks are followed by padding, and only
+        // the end of a gzip stream checks its CRC.
+        let mut rest = tar.into_inner();
+        io::copy(&mut rest, &mut io::sink()).map_err(|source| TarError::Trailer {
+            archive: archive.clone(),
+            pos: locator.at(tar_pos.load(Ordering::Relaxed)),
+            source,
+        })?;
+        run.finalize()
+    });
     run.ticker.tick();
     run.report.tar_bytes = tar_pos.load(Ordering::Relaxed);
     run.report.input_bytes = run.ticker.consumed();
-    Ok(run.report)
+    (run.report, result)
 }
 
 /// What names errors.
@@ -270,6 +266,7 @@ impl Ctx {
             PumpError::Read { offset, source } => TarError::Member {
                 archive: self.archive.clone(),
                 member: member.to_string(),
+                ns: Some(Box::new(ns.clone())),
                 offset,
                 pos: self.locator.at(data_pos + read),
                 source,
@@ -665,6 +662,7 @@ impl<'a, S: DocumentSink> Run<'a, S> {
         let read_err = |e: io::Error, exact: &Exact<M>| TarError::Member {
             archive: self.ctx.archive.clone(),
             member: member.to_string(),
+            ns: None,
             offset: 0,
             pos: self.ctx.locator.at(data_pos + exact.consumed()),
             source: e,
@@ -823,6 +821,7 @@ fn spill_member<M: Read>(
                 return Err(TarError::Member {
                     archive: ctx.archive.clone(),
                     member: member.to_string(),
+                    ns: None,
                     offset: exact.consumed(),
                     pos: ctx.locator.at(data_pos + exact.consumed()),
                     source,

@@ -554,15 +554,12 @@ fn value_that_is_not_a_bson_document() {
     let entry = dir.collection(ns).unwrap();
     // A sink that refuses corrupt data fails the collection.
     let strict = MemorySink::new();
-    let mut w = (&strict).open(&entry.ns, &entry.metadata).unwrap().unwrap();
+    let mut w = strict.open(&entry.ns, &entry.metadata).unwrap().unwrap();
     let err = dir.read_collection_into(entry, &mut w).unwrap_err();
     assert!(matches!(err.innermost(), Error::Sink { .. }), "{err}");
     // A sink that skips corrupt data gets the report and every other document.
     let lenient = MemorySink::skipping_corrupt();
-    let mut w = (&lenient)
-        .open(&entry.ns, &entry.metadata)
-        .unwrap()
-        .unwrap();
+    let mut w = lenient.open(&entry.ns, &entry.metadata).unwrap().unwrap();
     let stats = dir.read_collection_into(entry, &mut w).unwrap();
     w.finish().unwrap();
     let got = lenient.collection(ns);

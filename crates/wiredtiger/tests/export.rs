@@ -14,7 +14,7 @@ fn export_through_the_sink_matches_read_collection() {
     let sink = MemorySink::new();
     let mut exported = 0;
     for entry in dir.collections() {
-        let Some(mut writer) = (&sink).open(&entry.ns, &entry.metadata).unwrap() else {
+        let Some(mut writer) = sink.open(&entry.ns, &entry.metadata).unwrap() else {
             continue;
         };
         let stats = dir.read_collection_into(entry, &mut writer).unwrap();

@@ -120,6 +120,9 @@ pub enum TarError {
     Member {
         archive: Arc<str>,
         member: String,
+        /// The collection the member's documents went to, when it is one (boxed: errors
+        /// travel by value and stay small).
+        ns: Option<Box<Namespace>>,
         offset: u64,
         pos: StreamPosition,
         #[source]
@@ -180,6 +183,25 @@ pub enum TarError {
 }
 
 impl TarReport {
+    /// Nothing read yet.
+    pub(super) fn new(compression: Compression) -> Self {
+        TarReport {
+            compression,
+            members: 0,
+            collections: 0,
+            exported: 0,
+            skipped: 0,
+            documents: 0,
+            corrupt_members: 0,
+            ignored: Vec::new(),
+            ignored_count: 0,
+            spilled_parts: 0,
+            spilled_bytes: 0,
+            tar_bytes: 0,
+            input_bytes: 0,
+        }
+    }
+
     pub(super) fn into_read_report(self) -> ReadReport {
         let mut notes = Vec::new();
         if self.spilled_parts > 0 {
@@ -226,6 +248,7 @@ impl TarError {
     pub(super) fn namespace(&self) -> Option<&Namespace> {
         match self {
             TarError::Duplicate { ns, .. } | TarError::Sink { ns, .. } => Some(ns),
+            TarError::Member { ns, .. } => ns.as_deref(),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! One file per waiting part, holding the member's bytes as they are in the tar (still
 //! compressed if the member is a `.bson.gz`), in a private folder created on first use under
-//! [`TarOptions::spill_dir`](super::TarOptions::spill_dir) and removed with everything in it
+//! the spill folder ([`ReadOptions::spill_dir`](bsonflow_model::ReadOptions::spill_dir)) and removed with everything in it
 //! when the store is dropped — after a failure too. A file is deleted as soon as its part has
 //! been written. Disk use is bounded by the waiting parts themselves: at most the size of the
 //! cloud-layout members of the tar.
