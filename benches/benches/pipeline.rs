@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use bsonflow_benches::{document, Rng};
 use bsonflow_ejson::{write_document, Mode};
-use bsonflow_sources::bson_stream::SliceDocuments;
+use bsonflow_sources::layers::bson_stream::SliceDocuments;
 use bsonflow_wiredtiger::DataDir;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use libdeflater::{CompressionLvl, Compressor};

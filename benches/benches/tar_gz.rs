@@ -22,8 +22,8 @@ use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, Progress, ReadOptions,
     SinkError, SkipReason,
 };
-use bsonflow_sources::compression;
 use bsonflow_sources::input::Input;
+use bsonflow_sources::layers::compression;
 use bsonflow_sources::tar_set;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

@@ -35,7 +35,7 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         // The user said the file is one collection's BSON: read it as such, so that damage
         // at its very start is reported with its offset like any other.
         Err(detect::DetectError::Unknown { .. }) if args.ns.is_some() || args.db.is_some() => {
-            InputKind::BsonFile(bsonflow_sources::compression::Compression::None)
+            InputKind::BsonFile(bsonflow_sources::layers::compression::Compression::None)
         }
         other => other?,
     };

@@ -96,8 +96,9 @@ impl<'a> CollectionExport<'a> {
                 self.summary.gzip_bytes += done.gzip_bytes;
             }
             Err(e) => {
-                self.error
-                    .get_or_insert(Failure::new(FailureKind::Output, e.to_string()));
+                // Recorded at once: the reader may drop this writer without finishing it.
+                let failure = Failure::new(FailureKind::Output, format!("{}: {e}", self.ns));
+                self.fail(failure);
             }
         }
     }
@@ -167,16 +168,13 @@ impl CollectionWriter for CollectionExport<'_> {
             self.account(done);
         }
         if let Some(e) = self.error.take() {
-            let failure = if e.kind == FailureKind::Output {
-                Failure::new(e.kind, format!("{}: {}", self.ns, e.message))
-            } else {
-                e
-            };
-            return Err(self.fail(failure));
+            return Err(self.fail(e));
         }
         let summary = std::mem::take(&mut self.summary);
-        self.shared.ledger.done(&self.ns, summary);
-        Ok(())
+        self.shared
+            .ledger
+            .done(&self.ns, summary)
+            .map_err(|f| Box::new(f) as SinkError)
     }
 }
 

@@ -200,9 +200,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let temp = path.with_file_name(format!(".{name}.partial"));
     std::fs::write(&temp, bytes)
         .and_then(|()| std::fs::rename(&temp, path))
-        .map_err(|source| ExportError::Io {
-            path: path.to_path_buf(),
-            source,
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&temp);
+            ExportError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })
 }
 

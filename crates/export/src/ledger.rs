@@ -33,6 +33,8 @@ pub(crate) enum Status {
 pub(crate) struct Entry {
     pub metadata: CollectionMetadata,
     pub status: Status,
+    /// Opened by a writer (not only failed by a reader before it was opened).
+    pub registered: bool,
 }
 
 #[derive(Debug, Default)]
@@ -56,30 +58,43 @@ impl Ledger {
     }
 
     /// Registers `ns` as open. A namespace registered before is an error (and the first
-    /// registration is failed too: its documents would be mixed with the second's).
+    /// registration is failed too: its documents would be mixed with the second's). A
+    /// namespace a reader already failed stays failed: its failure is returned.
     pub fn register(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), Failure> {
         let mut state = self.lock();
-        if let Some(first) = state.collections.get_mut(ns) {
-            let failure = Failure::new(
-                FailureKind::Namespace,
-                format!("{ns} appears twice in the input"),
-            );
-            fail_entry(first, failure.clone());
-            return Err(failure);
+        if let Some(entry) = state.collections.get_mut(ns) {
+            if entry.registered {
+                let failure = Failure::new(
+                    FailureKind::Namespace,
+                    format!("{ns} appears twice in the input"),
+                );
+                fail_entry(entry, failure.clone());
+                return Err(failure);
+            }
+            entry.registered = true;
+            entry.metadata = meta.clone();
+            if let Status::Failed(f) = &entry.status {
+                return Err(f.clone());
+            }
+            return Ok(());
         }
         state.collections.insert(
             ns.clone(),
             Entry {
                 metadata: meta.clone(),
                 status: Status::Open,
+                registered: true,
             },
         );
         Ok(())
     }
 
-    /// Records that `ns` was filtered out.
+    /// Records that `ns` was filtered out (once, however often it is offered).
     pub fn skip(&self, ns: &Namespace, reason: SkipReason) {
-        self.lock().skipped.push((ns.clone(), reason));
+        let mut state = self.lock();
+        if !state.skipped.iter().any(|(s, _)| s == ns) {
+            state.skipped.push((ns.clone(), reason));
+        }
     }
 
     /// Replaces the metadata of a registered collection.
@@ -89,28 +104,36 @@ impl Ledger {
         }
     }
 
-    /// Marks `ns` written in full, unless it failed before.
-    pub fn done(&self, ns: &Namespace, summary: CollectionSummary) {
+    /// Marks `ns` written in full, unless it failed before: then that failure is returned.
+    pub fn done(&self, ns: &Namespace, summary: CollectionSummary) -> Result<(), Failure> {
         if let Some(entry) = self.lock().collections.get_mut(ns) {
-            if matches!(entry.status, Status::Open) {
-                entry.status = Status::Done(summary);
+            match &entry.status {
+                Status::Open => entry.status = Status::Done(summary),
+                Status::Failed(f) => return Err(f.clone()),
+                Status::Done(_) => {}
             }
         }
+        Ok(())
     }
 
-    /// Records a failure of `ns` (registering it if a reader failed it before opening), or
-    /// of the whole input.
+    /// Records a failure of `ns` (entering it if a reader failed it before opening), or of
+    /// the whole input. A failure of a namespace the filter declined concerns no collection
+    /// of the export: it is kept as a failure of the input.
     pub fn fail(&self, ns: Option<&Namespace>, failure: Failure) {
         let mut state = self.lock();
+        let declined = |state: &State, ns: &Namespace| {
+            !state.collections.contains_key(ns) && state.skipped.iter().any(|(s, _)| s == ns)
+        };
         match ns {
-            Some(ns) => {
+            Some(ns) if !declined(&state, ns) => {
                 let entry = state.collections.entry(ns.clone()).or_insert(Entry {
                     metadata: CollectionMetadata::default(),
                     status: Status::Open,
+                    registered: false,
                 });
                 fail_entry(entry, failure);
             }
-            None => {
+            _ => {
                 if !state.input_failures.contains(&failure) {
                     state.input_failures.push(failure);
                 }
@@ -165,7 +188,7 @@ mod tests {
         );
         ledger.fail(Some(&ns()), Failure::new(FailureKind::Corrupt, "bad crc"));
         ledger.fail(Some(&ns()), Failure::new(FailureKind::Input, "later"));
-        ledger.done(&ns(), CollectionSummary::default());
+        assert!(ledger.done(&ns(), CollectionSummary::default()).is_err());
         match status(ledger) {
             Status::Failed(f) => assert_eq!(f.message, "bad crc"),
             other => panic!("{other:?}"),
@@ -178,9 +201,34 @@ mod tests {
         ledger
             .register(&ns(), &CollectionMetadata::default())
             .unwrap();
-        ledger.done(&ns(), CollectionSummary::default());
+        ledger.done(&ns(), CollectionSummary::default()).unwrap();
         ledger.fail(Some(&ns()), Failure::new(FailureKind::Output, "late"));
         assert!(matches!(status(ledger), Status::Failed(_)));
+    }
+
+    #[test]
+    fn a_failure_reported_before_open_survives_the_open() {
+        let ledger = Ledger::default();
+        ledger.fail(Some(&ns()), Failure::new(FailureKind::Missing, "gone"));
+        let err = ledger
+            .register(&ns(), &CollectionMetadata::default())
+            .unwrap_err();
+        assert_eq!(err.kind, FailureKind::Missing);
+        assert!(ledger
+            .register(&ns(), &CollectionMetadata::default())
+            .is_err());
+    }
+
+    #[test]
+    fn a_declined_namespace_fails_the_input_not_a_collection() {
+        let ledger = Ledger::default();
+        ledger.skip(&ns(), SkipReason::SystemDatabase);
+        ledger.skip(&ns(), SkipReason::SystemDatabase);
+        ledger.fail(Some(&ns()), Failure::new(FailureKind::Corrupt, "bad crc"));
+        let state = ledger.into_state();
+        assert!(state.collections.is_empty());
+        assert_eq!(state.skipped.len(), 1);
+        assert_eq!(state.input_failures.len(), 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!   file ([`Input::open`]) or any `Read` ([`Input::from_reader`]); an object in object
 //!   storage read by ranged GETs is one more constructor, and the tar, mongodump-archive and
 //!   single-file readers take it unchanged.
-//! - [`PackedInput`]: counts the raw bytes, recognises the compression by its magic bytes,
+//! - `PackedInput`: counts the raw bytes, recognises the compression by its magic bytes,
 //!   and moves decompression onto its own thread ([`ReadAhead`]) so that it overlaps with
 //!   parsing on the calling thread.
 //! - [`StreamPosition`]: where something happened, in the decompressed stream and in the

@@ -1,35 +1,48 @@
 //! bsonflow's input readers: everything that turns a backup file or folder into namespaces
 //! of raw BSON documents pushed into a [`DocumentSink`](bsonflow_model::DocumentSink).
 //!
-//! One module per container format; they compose through `std::io::Read`, so `.tar.zst`,
-//! `.ar.gz` and `.bson.gz` are stacks of layers, not special cases:
+//! # One verb
 //!
-//! - [`compression`]: gzip / zstd recognised by their first bytes, a byte-counting reader
-//!   and [`ReadAhead`](compression::ReadAhead), which runs a decoder on its own thread.
-//! - [`bson_stream`]: document boundaries in a run of BSON documents (mapped or streamed),
-//!   pushed into a [`CollectionWriter`](bsonflow_model::CollectionWriter).
-//! - [`layout`]: what a path inside a BSON set means (mongodump and ApsaraDB cloud layouts).
-//! - [`folder`]: BSON sets on disk, read in parallel.
-//! - [`detect`]: what an input is, from its bytes and layout.
-//! - [`tar_set`]: a BSON set inside a tar / tar.gz / tar.zst stream, read in one pass.
-//! - [`mongodump_archive`]: mongodump `--archive` streams (plain or gzipped, ApsaraDB's `.ar`).
-//! - [`unpack`]: physical backups (`_qp.xb`, tar of a data directory) unpacked into a folder,
-//!   with the format parsers only it uses:
-//!   - [`unpack::xbstream`]: xbstream chunks (reader, reassembly rules, writer).
-//!   - [`unpack::qpress`]: the qpress container, parsed by push so blocks decode in parallel.
-//!   - [`unpack::quicklz`]: QuickLZ packet decoder (levels 1, 2 and 3).
-//! - [`safe_path`]: member-path validation shared by every archive reader.
+//! Every reader has the same shape, `read_into(sink, progress, options) -> ReadReport`
+//! ([`ReadOptions`](bsonflow_model::ReadOptions), [`ReadReport`](bsonflow_model::ReadReport)):
+//! documents go to the sink, failures to the sink's ledger
+//! ([`DocumentSink::fail`](bsonflow_model::DocumentSink::fail)), the rest comes back in the
+//! report. One reader per input form:
+//!
+//! | input | entry point |
+//! | --- | --- |
+//! | a mongodump folder, a cloud BSON download unpacked, one loose `.bson` | [`folder::scan`] or [`BsonSet::single_file`], then [`BsonSet::read_into`] |
+//! | a `.tar` / `.tar.gz` / `.tar.zst` of either layout | [`tar_set::read_into`] |
+//! | a mongodump `--archive` (plain, gzip or zstd) | [`mongodump_archive::read_into`] |
+//! | a physical backup (`_qp.xb`, a tar of a data directory) | [`unpack::unpack_file`] into a folder, then the `bsonflow-wiredtiger` crate's `DataDir::read_into` |
+//!
+//! [`detect()`] tells which form an input is, from its bytes and layout. The streaming readers
+//! take an [`Input`]: a named stream of raw bytes (a local file today; an object read by
+//! ranged GETs is one more constructor, not a new reader).
+//!
+//! # Layers
+//!
+//! The readers compose through `std::io::Read`, so `.tar.zst`, `.ar.gz` and `.bson.gz` are
+//! stacks of layers, not special cases. The layers are in [`layers`]: document framing
+//! ([`layers::bson_stream`]), compression told by its first bytes
+//! ([`layers::compression`]), what a path inside a BSON set means ([`layers::layout`]), and
+//! member-name checks ([`layers::safe_path`]). [`input`] holds what the streaming readers
+//! share: the decompression thread and stream positions for error messages.
 //!
 //! Readers never decide what is exported: they offer every namespace to the sink, which
 //! applies the skip rules and records why it declined.
 
-pub mod bson_stream;
-pub mod compression;
 pub mod detect;
 pub mod folder;
 pub mod input;
-pub mod layout;
+pub mod layers;
 pub mod mongodump_archive;
-pub mod safe_path;
 pub mod tar_set;
 pub mod unpack;
+
+// The layers, by their short names inside the crate.
+use layers::{bson_stream, compression, layout, safe_path};
+
+pub use detect::{detect, InputKind};
+pub use folder::BsonSet;
+pub use input::Input;

@@ -861,48 +861,4 @@ fn parse_block_header(doc: &[u8]) -> Result<BlockHeader, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc_is_crc64_xz() {
-        assert_eq!(crc64(b"123456789"), 0x995D_C9BB_DF19_39FA);
-        assert_eq!(crc64(b""), 0);
-        let mut d = CRC64.digest();
-        d.update(b"1234");
-        d.update(b"56789");
-        assert_eq!(d.finalize(), 0x995D_C9BB_DF19_39FA);
-        // Stored as an int64 with the same bits (alibaba-backups.md §8.3).
-        assert_eq!(-7824457949569593127i64 as u64, 0x9369_F0F3_5BEC_50D9);
-    }
-
-    #[test]
-    fn errors_stay_small() {
-        // Results carry them by value: keep them under clippy's `result_large_err` bound.
-        assert!(std::mem::size_of::<ArchiveError>() < 128);
-        assert!(std::mem::size_of::<crate::tar_set::TarError>() < 128);
-    }
-
-    #[test]
-    fn block_headers() {
-        let doc = bson::rawdoc! { "db": "", "collection": "oplog", "EOF": true, "CRC": -1i64 };
-        let h = parse_block_header(doc.as_bytes()).unwrap();
-        assert_eq!(h.ns, Namespace::new("", "oplog"));
-        assert!(h.eof);
-        assert_eq!(h.crc, u64::MAX);
-        let doc = bson::rawdoc! { "db": "x" };
-        assert!(parse_block_header(doc.as_bytes()).is_err());
-        let doc = bson::rawdoc! { "db": "x", "collection": "y", "EOF": 1 };
-        assert!(parse_block_header(doc.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn prelude_records_accept_int32_and_int64_sizes() {
-        let a = bson::rawdoc! { "db": "d", "collection": "c", "metadata": "", "size": 5i32 };
-        let b = bson::rawdoc! { "db": "d", "collection": "c", "metadata": "", "size": 5_000_000_000i64, "type": "view" };
-        assert_eq!(parse_prelude_record(a.as_bytes()).unwrap().size, Some(5));
-        let b = parse_prelude_record(b.as_bytes()).unwrap();
-        assert_eq!(b.size, Some(5_000_000_000));
-        assert_eq!(b.kind.as_deref(), Some("view"));
-    }
-}
+mod tests;

@@ -16,8 +16,8 @@ use archived_sets::{
 use bsonflow_model::{
     FailureKind, Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SkipReason,
 };
-use bsonflow_sources::compression::Compression;
 use bsonflow_sources::input::Input;
+use bsonflow_sources::layers::compression::Compression;
 use bsonflow_sources::mongodump_archive;
 use bsonflow_testkit::{python, run_python, shared, MemorySink};
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bsonflow_model::Progress;
-use bsonflow_sources::safe_path::PathError;
+use bsonflow_sources::layers::safe_path::PathError;
 use bsonflow_sources::unpack::qpress::{self, Event, Item, Parser, QpressError, Writer};
 use bsonflow_sources::unpack::quicklz::{self as qlz, Decoder, Header, QuickLzError};
 use bsonflow_sources::unpack::{unpack_file, PhysicalFormat, UnpackError, UnpackOptions};

@@ -16,8 +16,8 @@ use archived_sets::{
     read_folder, Failed,
 };
 use bsonflow_model::{FailureKind, Progress, ReadOptions, ReadReport};
-use bsonflow_sources::compression::Compression;
 use bsonflow_sources::input::Input;
+use bsonflow_sources::layers::compression::Compression;
 use bsonflow_sources::tar_set::{self, IgnoreReason};
 use bsonflow_testkit::{python, run_python, skip, MemorySink};
 use serde_json::{json, Value};

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bsonflow_model::Progress;
-use bsonflow_sources::compression::Compression;
-use bsonflow_sources::safe_path::PathError;
+use bsonflow_sources::layers::compression::Compression;
+use bsonflow_sources::layers::safe_path::PathError;
 use bsonflow_sources::unpack::qpress::{self, QpressError};
 use bsonflow_sources::unpack::xbstream::{self, XbstreamError};
 use bsonflow_sources::unpack::{

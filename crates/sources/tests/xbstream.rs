@@ -495,7 +495,7 @@ fn bad_offsets_are_out_of_order() {
 
 #[test]
 fn path_traversal_is_refused() {
-    use bsonflow_sources::safe_path::PathError;
+    use bsonflow_sources::layers::safe_path::PathError;
     let cases: [(&[u8], PathError); 7] = [
         (b"../x", PathError::ParentDir),
         (b"a/../../x", PathError::ParentDir),

@@ -55,7 +55,7 @@
 //!
 //! # Modules
 //!
-//! [`format`] holds the on-disk formats, one module each, bottom up (packed integers, config
+//! [`format`](mod@format) holds the on-disk formats, one module each, bottom up (packed integers, config
 //! strings, turtle, blocks, compression, pages, cells, the tree walk, the metadata table, the
 //! catalog); `datadir` ties them together and `read` is the one reader verb,
 //! [`DataDir::read_into`].

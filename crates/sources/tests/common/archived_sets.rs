@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use bsonflow_model::{FailureKind, Namespace, Progress, ReadOptions, ReadReport};
-use bsonflow_sources::compression::Compression;
 use bsonflow_sources::folder;
+use bsonflow_sources::layers::compression::Compression;
 use bsonflow_testkit::MemorySink;
 
 /// `folder::scan` + `BsonSet::read_into` of `dir` into a fresh sink; the read must succeed.
