@@ -21,6 +21,8 @@
 //!
 //! No I/O happens here.
 
+#![forbid(unsafe_code)]
+
 mod filter;
 mod metadata;
 mod namespace;
