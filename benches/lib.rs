@@ -2,6 +2,8 @@
 //! BSON documents with the texture of application data (benchmarks need repeatable inputs,
 //! not statistical quality).
 
+#![forbid(unsafe_code)]
+
 /// xorshift64: deterministic for a given seed.
 pub struct Rng(pub u64);
 

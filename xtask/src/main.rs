@@ -118,8 +118,12 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
         .with_context(|| format!("spawning {cmd:?}"))?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
-    // SAFETY: plain FFI call with valid out-pointers; the child is ours and not yet waited.
+    // SAFETY: `libc::rusage` is a plain C struct of integers and `timeval`s (integers too),
+    // for which all-zero bytes are a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: plain FFI call; `&mut status` and `&mut usage` point to live, properly typed
+    // locals that the call only writes into. `pid` is our own child, not yet waited for
+    // (`Child` never waits on its own), so it cannot name a reused process id.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed().as_secs_f64();
     if r != pid {

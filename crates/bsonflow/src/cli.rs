@@ -82,6 +82,8 @@ pub struct ConvertArgs {
 
     /// <shard> of <shard>.<n>.json.gz. Default: the replica-set name when the input knows
     /// it (a physical backup), else "bsonflow-shard-0".
+    // This doc comment is the `--help` text, where `<shard>` is meant literally, not as HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(long, value_name = "NAME")]
     pub shard_name: Option<String>,
 

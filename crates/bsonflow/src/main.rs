@@ -2,6 +2,8 @@
 //! matching reader to the export writer, draws progress and prints the end-of-run summary.
 //! All format knowledge lives in the library crates; this crate only connects them.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod convert;
 mod physical;

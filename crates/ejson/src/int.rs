@@ -134,18 +134,22 @@ mod tests {
     // Each with exactly the room it documents (debug builds check every write against it).
     fn put_i64(s: &mut Sink, v: i64) {
         s.reserve(21);
+        // SAFETY: the 21 bytes just reserved are the room `put_i64_unchecked` requires.
         unsafe { put_i64_unchecked(s, v) }
     }
     fn put_u64(s: &mut Sink, v: u64) {
         s.reserve(20);
+        // SAFETY: the 20 bytes just reserved are the room `put_u64_unchecked` requires.
         unsafe { put_u64_unchecked(s, v) }
     }
     fn put_i32(s: &mut Sink, v: i32) {
         s.reserve(11);
+        // SAFETY: the 11 bytes just reserved are the room `put_i32_unchecked` requires.
         unsafe { put_i32_unchecked(s, v) }
     }
     fn put_u32(s: &mut Sink, v: u32) {
         s.reserve(10);
+        // SAFETY: the 10 bytes just reserved are the room `put_u32_unchecked` requires.
         unsafe { put_u32_unchecked(s, v) }
     }
 

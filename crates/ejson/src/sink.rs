@@ -59,8 +59,11 @@ impl<'a> Sink<'a> {
         let (len, cap) = (vec.len(), vec.capacity());
         let base = vec.as_mut_ptr();
         Sink {
-            // SAFETY: `len <= cap`, both within the allocation (or 0 for an empty one).
+            // SAFETY: `len <= cap`, so `base + len` is within the allocation (or `base` itself
+            // when `len` is 0, an offset of 0 being valid even for a dangling pointer).
             cur: unsafe { base.add(len) },
+            // SAFETY: `cap` bytes are allocated at `base`, so `base + cap` is at most one past
+            // the end of the allocation (`base` itself when nothing is allocated).
             end: unsafe { base.add(cap) },
             vec,
             #[cfg(debug_assertions)]

@@ -519,9 +519,10 @@ pub(crate) fn write<const RELAXED: bool>(out: &mut Vec<u8>, doc: &[u8]) -> Resul
             }
             0x08 => {
                 need(v, 1, end, Part::Boolean)?;
-                // SAFETY: at most 5 bytes.
                 match doc[v] {
+                    // SAFETY: a 5-byte block, within the room left after the key.
                     0 => unsafe { sink.put_unchecked(b"false", 5) },
+                    // SAFETY: a 4-byte block, within the room left after the key.
                     1 => unsafe { sink.put_unchecked(b"true", 4) },
                     b => return Err(Error::new(v, ErrorKind::InvalidBoolean(b))),
                 }

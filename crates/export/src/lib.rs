@@ -21,6 +21,8 @@
 //! Output is deterministic: the same documents give byte-identical files whatever the number
 //! of threads (chunk boundaries depend only on the JSON, compression only on the level).
 
+#![forbid(unsafe_code)]
+
 mod collection;
 mod complete;
 mod exporter;

@@ -30,6 +30,8 @@
 //!
 //! No I/O happens here.
 
+#![forbid(unsafe_code)]
+
 mod filter;
 pub mod frame;
 mod metadata;

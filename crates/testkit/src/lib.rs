@@ -10,6 +10,8 @@
 //! - [`MemorySink`]: a [`DocumentSink`] that keeps every document in memory, for testing
 //!   readers without the export writer.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -12,7 +12,6 @@ use bsonflow_testkit::{python, run_python, shared, MemorySink};
 
 use super::*;
 
-
 #[test]
 fn crc_is_crc64_xz() {
     assert_eq!(crc64(b"123456789"), 0x995D_C9BB_DF19_39FA);
@@ -207,7 +206,10 @@ fn real_archive_gzipped_in_two_members_has_the_same_detailed_report() {
     assert_eq!(b.compression, Compression::Gzip);
     assert_eq!(a.archive_bytes, std::fs::metadata(&src).unwrap().len());
     assert_eq!(b.archive_bytes, a.archive_bytes, "the decompressed size");
-    assert_ne!(b.input_bytes, b.archive_bytes, "the input is the compressed file");
+    assert_ne!(
+        b.input_bytes, b.archive_bytes,
+        "the input is the compressed file"
+    );
     assert_eq!(a.namespaces, b.namespaces);
     assert_eq!(a.header, b.header);
 }

@@ -313,8 +313,11 @@ pub fn space_needed(input: &Path) -> io::Result<SpaceNeeded> {
 pub fn available_space(dir: &Path) -> io::Result<u64> {
     let c = CString::new(dir.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    // SAFETY: `libc::statvfs` is a plain C struct of integers (and reserved integer fields),
+    // for which all-zero bytes are a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call, and `&mut st` points
+    // to a live, properly sized and aligned `statvfs` that the call only writes into.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
     if rc != 0 {
         return Err(io::Error::last_os_error());

@@ -3,7 +3,7 @@
 //! Internal pages (type 6) hold (key, address) cell pairs: the walk ignores the keys, descends
 //! into `ADDR_INT` children, collects `ADDR_LEAF`/`ADDR_LEAF_NO` children and skips `ADDR_DEL`
 //! (fast-truncated) subtrees. Internal pages are read one after another on the calling thread
-//! ([`LeafWalk`]); leaf pages (type 7) are read, checksummed, decompressed and decoded in
+//! (`LeafWalk`); leaf pages (type 7) are read, checksummed, decompressed and decoded in
 //! parallel batches (rayon) while the previous batch is handed to the consumer, so entries
 //! arrive strictly in key order and only a few pages are in memory at once.
 //!
