@@ -14,6 +14,7 @@ use crate::complete::CompleteMarker;
 use crate::ledger::{Ledger, Status};
 use crate::names::check_name;
 use crate::options::ExportOptions;
+use crate::output::OutputFolder;
 use crate::pool::ChunkPool;
 use crate::summary::RunSummary;
 
@@ -30,11 +31,25 @@ pub enum ExportError {
         #[source]
         source: io::Error,
     },
-    /// The output folder holds files already.
-    #[error("{}: the output folder is not empty; choose a new or empty folder", path.display())]
+    /// The output folder holds files already, and no earlier bsonflow export.
+    #[error("{}: the output folder is not empty and holds no earlier bsonflow export; choose a new or empty folder", path.display())]
     NotEmpty {
         /// The folder.
         path: PathBuf,
+    },
+    /// Another run holds the output folder's lock.
+    #[error("{}: another bsonflow run is writing into this folder; wait for it or choose another folder", path.display())]
+    Busy {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The folder holds an earlier export and something that is not part of one.
+    #[error("{}: holds an earlier bsonflow export and {}, which is not part of one; nothing was removed — move it away or choose another folder", path.display(), found.display())]
+    Foreign {
+        /// The output folder.
+        path: PathBuf,
+        /// The first entry found that does not belong to an export.
+        found: PathBuf,
     },
     /// A chunk size of 0 bytes.
     #[error("the chunk size must be at least 1 byte")]
@@ -66,10 +81,15 @@ pub struct Exporter {
     options: ExportOptions,
     pool: ChunkPool,
     ledger: Ledger,
+    /// Holds the folder's lock until the run ends.
+    output: OutputFolder,
+    restarted: bool,
 }
 
 impl Exporter {
-    /// Prepares the output folder: created when absent; an existing folder must be empty.
+    /// Claims the output folder: created when absent, taken when empty, cleared when it holds
+    /// an earlier bsonflow export (see [`MARKER`](crate::MARKER)), refused otherwise; and
+    /// locked until the run ends.
     pub fn new(options: ExportOptions) -> Result<Self, ExportError> {
         if options.chunk_bytes == 0 {
             return Err(ExportError::ChunkBytes);
@@ -80,27 +100,19 @@ impl Exporter {
         })?;
         let pool = ChunkPool::new(options.threads, options.gzip_level)
             .ok_or(ExportError::GzipLevel(options.gzip_level))?;
-        let out = &options.out_dir;
-        let io_err = |source| ExportError::Io {
-            path: out.clone(),
-            source,
-        };
-        match std::fs::read_dir(out) {
-            Ok(mut entries) => {
-                if entries.next().is_some() {
-                    return Err(ExportError::NotEmpty { path: out.clone() });
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(out).map_err(io_err)?
-            }
-            Err(e) => return Err(io_err(e)),
-        }
+        let (output, restarted) = OutputFolder::claim(&options.out_dir)?;
         Ok(Exporter {
             options,
             pool,
             ledger: Ledger::default(),
+            output,
+            restarted,
         })
+    }
+
+    /// Whether the output folder held an earlier export, which was cleared to write anew.
+    pub fn restarted(&self) -> bool {
+        self.restarted
     }
 
     /// The settings this export was made with.
@@ -128,6 +140,8 @@ impl Exporter {
             options,
             pool,
             ledger,
+            output,
+            restarted: _,
         } = self;
         // Joins the compression threads: every queued chunk is on disk after this.
         drop(pool);
@@ -159,6 +173,7 @@ impl Exporter {
             summary.complete_written = true;
         }
         summary.read = report;
+        drop(output);
         Ok(summary)
     }
 }

@@ -29,6 +29,7 @@ mod exporter;
 mod ledger;
 mod names;
 mod options;
+mod output;
 mod pool;
 mod summary;
 
@@ -37,4 +38,5 @@ pub use complete::{CompleteMarker, KeyValue};
 pub use exporter::{ExportError, Exporter};
 pub use names::check_name;
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
+pub use output::MARKER;
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};

@@ -12,6 +12,7 @@ use std::path::Path;
 use bson::doc;
 use bsonflow_export::{
     CompleteMarker, CorruptDocument, ExportError, ExportOptions, Exporter, Outcome, RunSummary,
+    MARKER,
 };
 use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Namespace,
@@ -652,6 +653,7 @@ fn filtered_namespaces_are_declined_listed_and_wants_agrees_with_open() {
     assert_eq!(
         files(&out).keys().cloned().collect::<Vec<_>>(),
         [
+            MARKER,
             ".complete",
             "db/orders/bsonflow-shard-0.0.json.gz",
             "db/orders/metadata.json",
@@ -745,7 +747,7 @@ fn no_temporary_file_remains_after_finish() {
         let hidden: Vec<_> = names
             .keys()
             .filter(|k| k.ends_with(".partial") || k.rsplit('/').next().unwrap().starts_with('.'))
-            .filter(|k| *k != ".complete")
+            .filter(|k| *k != ".complete" && *k != MARKER)
             .collect();
         assert!(hidden.is_empty(), "left behind: {hidden:?}");
         assert_eq!(names.contains_key(".complete"), complete);
