@@ -74,6 +74,8 @@
 //! # Ok::<(), bsonflow_ejson::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod date;
 mod error;
 mod int;

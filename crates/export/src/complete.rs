@@ -3,7 +3,9 @@
 /// A `{"key": …, "value": …}` pair of `labels` or `customData`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyValue {
+    /// The text before the first `=`; [`parse`](KeyValue::parse) never gives an empty one.
     pub key: String,
+    /// The text after the first `=`: may be empty, may contain `=`.
     pub value: String,
 }
 
@@ -24,15 +26,23 @@ impl KeyValue {
 /// the exporter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompleteMarker {
+    /// `orgId`: the Atlas organization's id (24 hex digits in Atlas; written as given).
     pub org_id: String,
+    /// `orgName`: the Atlas organization's name.
     pub org_name: String,
+    /// `groupId`: the Atlas project's id (Atlas calls projects groups).
     pub group_id: String,
+    /// `groupName`: the Atlas project's name.
     pub group_name: String,
+    /// `clusterUniqueId`: the id of the cluster the snapshot was taken of.
     pub cluster_unique_id: String,
+    /// `clusterName`: the name of the cluster the snapshot was taken of.
     pub cluster_name: String,
     /// ISO-8601 UTC with milliseconds, e.g. `2020-04-03T05:50:29.321Z`.
     pub snapshot_initiation_date: String,
+    /// `labels`, in the order given; empty gives `[]`.
     pub labels: Vec<KeyValue>,
+    /// `customData`, in the order given; empty gives `[]`.
     pub custom_data: Vec<KeyValue>,
 }
 

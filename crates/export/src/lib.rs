@@ -1,10 +1,12 @@
 //! The Atlas snapshot-export writer: the consumer end of bsonflow's pipeline.
 //!
 //! ```text
-//! source ──open(ns, meta)──▶ Exporter (DocumentSink) ── filter ──▶ CollectionExport (CollectionWriter)
-//!        ──write_document──▶ Extended JSON lines ──▶ chunk of --chunk-bytes ──▶ ChunkPool (gzip, N threads)
-//!                                                                             ──▶ <db>/<coll>/<shard>.<n>.json.gz
-//! Exporter::finish ──▶ <db>/<coll>/metadata.json for every collection ──▶ .complete (only if all complete)
+//! source ──open(ns, meta)──▶ Exporter (DocumentSink) ── filter ──▶
+//!        CollectionExport (CollectionWriter) ──write_document──▶ Extended JSON lines
+//!        ──▶ chunk of --chunk-bytes ──▶ ChunkPool (gzip, N threads)
+//!        ──▶ <db>/<coll>/<shard>.<n>.json.gz
+//! Exporter::finish ──▶ <db>/<coll>/metadata.json for every collection
+//!                  ──▶ .complete (only if all complete)
 //! ```
 //!
 //! - [`Exporter`] owns the output folder, the namespace filter, the compression pool and the
@@ -22,6 +24,7 @@
 //! of threads (chunk boundaries depend only on the JSON, compression only on the level).
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod collection;
 mod complete;

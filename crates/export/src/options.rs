@@ -21,19 +21,33 @@ pub const DEFAULT_SHARD_NAME: &str = "bsonflow-shard-0";
 pub struct ExportOptions {
     /// The output folder (the export prefix): created if absent, must be empty if present.
     pub out_dir: PathBuf,
+    /// Extended JSON flavour of the data files: canonical (what Atlas writes) or relaxed.
     pub mode: Mode,
     /// A new chunk starts once the current one holds this many bytes of JSON.
     pub chunk_bytes: u64,
+    /// `<shard>` of `<shard>.<n>.json.gz`; must pass [`check_name`](crate::check_name), else
+    /// [`Exporter::new`](crate::Exporter::new) returns [`ExportError::ShardName`].
+    ///
+    /// [`ExportError::ShardName`]: crate::ExportError::ShardName
     pub shard_name: String,
+    /// gzip level of the data files, 0-12 on libdeflate's scale (6 = gzip's default); any
+    /// other value makes [`Exporter::new`](crate::Exporter::new) return
+    /// [`ExportError::GzipLevel`](crate::ExportError::GzipLevel).
     pub gzip_level: u32,
     /// Compression threads (at least 1).
     pub threads: usize,
     /// Count and skip documents that fail validation instead of failing the collection.
     pub skip_corrupt: bool,
+    /// Which namespaces are exported: the built-in rules plus the user's patterns. Declined
+    /// namespaces are listed in [`RunSummary::skipped`](crate::RunSummary::skipped).
     pub filter: NamespaceFilter,
 }
 
 impl ExportOptions {
+    /// The defaults for an export into `out_dir`: canonical JSON, [`DEFAULT_CHUNK_BYTES`],
+    /// [`DEFAULT_SHARD_NAME`], [`DEFAULT_GZIP_LEVEL`], one compression thread per available
+    /// core, corrupt documents failing their collection, built-in filter rules only. Nothing
+    /// is checked or created until [`Exporter::new`](crate::Exporter::new).
     pub fn new(out_dir: impl Into<PathBuf>) -> Self {
         ExportOptions {
             out_dir: out_dir.into(),

@@ -9,13 +9,18 @@ pub struct CorruptDocument {
     pub origin: String,
     /// Byte offset in `origin` of the problem.
     pub offset: u64,
+    /// What is wrong: the validation error, followed by the offset of the document it was
+    /// found in, or the reader's description of a span that does not frame a document.
     pub detail: String,
 }
 
 /// One exported collection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CollectionSummary {
+    /// The collection. Always `Some` in a [`RunSummary`]; an `Option` only so that the
+    /// summary has a `Default`.
     pub ns: Option<Namespace>,
+    /// Documents written, one JSON line each (corrupt ones skipped are not counted).
     pub documents: u64,
     /// Bytes of BSON read.
     pub bson_bytes: u64,
@@ -85,22 +90,28 @@ impl RunSummary {
             .chain(self.input_failures.iter().map(|f| (None, f)))
     }
 
+    /// Documents written, over the collections written in full.
     pub fn documents(&self) -> u64 {
         self.collections.iter().map(|c| c.documents).sum()
     }
 
+    /// Documents or corrupt spans skipped, over the collections written in full.
     pub fn corrupt(&self) -> u64 {
         self.collections.iter().map(|c| c.corrupt).sum()
     }
 
+    /// Bytes of BSON read, over the collections written in full.
     pub fn bson_bytes(&self) -> u64 {
         self.collections.iter().map(|c| c.bson_bytes).sum()
     }
 
+    /// Bytes of Extended JSON written (before compression), over the collections written in
+    /// full.
     pub fn json_bytes(&self) -> u64 {
         self.collections.iter().map(|c| c.json_bytes).sum()
     }
 
+    /// Bytes of gzip files written, over the collections written in full.
     pub fn gzip_bytes(&self) -> u64 {
         self.collections.iter().map(|c| c.gzip_bytes).sum()
     }

@@ -58,11 +58,16 @@ pub struct NamespacePattern {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("namespace pattern `{pattern}`: {why}")]
 pub struct PatternError {
+    /// The pattern as the user gave it.
     pub pattern: String,
+    /// What is wrong with it, worded to follow the pattern in the message (`is empty`,
+    /// `ends with a lone backslash`, `needs the form <db>.<collection> …`).
     pub why: &'static str,
 }
 
 impl NamespacePattern {
+    /// Parses `text` as a pattern. Fails when it is empty, ends with an unescaped `\`, or has
+    /// neither a literal `.` nor a `*` (so it could never match `db.collection`).
     pub fn parse(text: &str) -> Result<Self, PatternError> {
         let err = |why| PatternError {
             pattern: text.to_string(),
@@ -98,10 +103,12 @@ impl NamespacePattern {
         })
     }
 
+    /// The pattern as it was parsed, escapes included (what [`SkipReason::Excluded`] holds).
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
+    /// True when the whole of `ns`, written `db.collection`, matches the pattern.
     pub fn matches(&self, ns: &Namespace) -> bool {
         glob_match(&self.pieces, &ns.to_string())
     }
@@ -144,6 +151,9 @@ impl NamespaceFilter {
         Self::default()
     }
 
+    /// The built-in rules plus the user's patterns: a namespace is exported when it matches no
+    /// `exclude` pattern and, if `include` is not empty, at least one `include` pattern.
+    /// The built-in rules are checked first: no pattern brings back a namespace they skip.
     pub fn with_patterns(include: Vec<NamespacePattern>, exclude: Vec<NamespacePattern>) -> Self {
         NamespaceFilter { include, exclude }
     }

@@ -31,6 +31,7 @@
 //! No I/O happens here.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod filter;
 pub mod frame;

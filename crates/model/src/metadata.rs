@@ -28,13 +28,20 @@ pub struct CollectionMetadata {
 /// A `.metadata.json` text that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
+    /// The text does not parse as JSON; the message carries serde_json's error.
     #[error("metadata is not JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The JSON does not convert to BSON as Extended JSON (a `$`-wrapper such as `$oid` or
+    /// `$date` with a bad value), or its top level is not an object; the message says which.
     #[error("metadata is not valid Extended JSON: {0}")]
     ExtJson(String),
+    /// A known field (`options`, `indexes`, `uuid` or `type`) has a value of the wrong type;
+    /// the message names the field and the type it should have.
     #[error("metadata field `{field}` has the wrong type: expected {expected}")]
     Field {
+        /// The name of the field in the metadata document.
         field: &'static str,
+        /// What the field should hold, in words (`a document`, `a string` …).
         expected: &'static str,
     },
 }

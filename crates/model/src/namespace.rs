@@ -8,7 +8,13 @@ use std::fmt;
 /// the **first** dot, as MongoDB does.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Namespace {
+    /// The database name: everything before the first dot. Never empty from
+    /// [`parse`](Namespace::parse); empty in the oplog pseudo-namespace of a
+    /// `mongodump --oplog` archive, which the filter skips as [`SkipReason::Oplog`].
+    ///
+    /// [`SkipReason::Oplog`]: crate::SkipReason::Oplog
     pub db: String,
+    /// The collection name: everything after the first dot, further dots included.
     pub collection: String,
 }
 
@@ -18,6 +24,7 @@ pub struct Namespace {
 pub struct NamespaceError(pub String);
 
 impl Namespace {
+    /// A namespace from its two parts, taken as they are (no check, no splitting).
     pub fn new(db: impl Into<String>, collection: impl Into<String>) -> Self {
         Namespace {
             db: db.into(),

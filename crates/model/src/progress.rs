@@ -11,6 +11,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Nothing consumed, total unknown (0).
     pub fn new() -> Self {
         Self::default()
     }
@@ -25,6 +26,7 @@ impl Progress {
         self.total.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Bytes of input consumed so far.
     pub fn consumed(&self) -> u64 {
         self.consumed.load(Ordering::Relaxed)
     }

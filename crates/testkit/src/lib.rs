@@ -11,6 +11,7 @@
 //!   readers without the export writer.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,6 +117,8 @@ pub fn run_python(python: &Path, script: &str, args: &[&str]) -> Vec<u8> {
 /// One collection as a [`MemorySink`] received it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemoryCollection {
+    /// The metadata [`open`](DocumentSink::open) was given, replaced by the last
+    /// [`update_metadata`](DocumentSink::update_metadata) for the namespace, if any.
     pub metadata: CollectionMetadata,
     /// The raw documents, in the order they were written.
     pub documents: Vec<Vec<u8>>,
@@ -123,6 +126,8 @@ pub struct MemoryCollection {
     pub positions: Vec<(String, u64)>,
     /// Corrupt spans reported by the reader: (origin, offset, detail).
     pub corrupt: Vec<(String, u64, String)>,
+    /// Set by [`finish`](CollectionWriter::finish). A writer dropped unfinished leaves no
+    /// collection behind, so every collection the sink returns has it `true`.
     pub finished: bool,
 }
 
@@ -130,6 +135,9 @@ pub struct MemoryCollection {
 /// [`NamespaceFilter`] and accepts corrupt spans only when built with `skip_corrupt`.
 #[derive(Debug, Default)]
 pub struct MemorySink {
+    /// When true, [`corrupt`](CollectionWriter::corrupt) spans are recorded in the
+    /// collection's `corrupt` and accepted; when false, the first one is an error naming the
+    /// namespace, origin and offset.
     pub skip_corrupt: bool,
     filter: NamespaceFilter,
     collections: Mutex<BTreeMap<Namespace, MemoryCollection>>,
@@ -139,10 +147,13 @@ pub struct MemorySink {
 }
 
 impl MemorySink {
+    /// A sink with the built-in filter that fails a collection on its first corrupt span.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A sink with the built-in filter that records corrupt spans and goes on, as the
+    /// export writer does with `skip_corrupt` set in its options.
     pub fn skipping_corrupt() -> Self {
         MemorySink {
             skip_corrupt: true,
