@@ -71,7 +71,7 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
                 &s.path,
                 args.keep_scratch,
             ));
-            let dir = DataDir::open(&s.path)?;
+            let dir = DataDir::open(&physical::data_dir_root(&s.path))?;
             scratch = Some(s);
             Opened::DataDir(dir)
         }

@@ -102,3 +102,27 @@ pub fn describe_unpack(report: &UnpackReport, scratch: &Path, kept: bool) -> Str
         if kept { "" } else { " (removed afterwards)" }
     )
 }
+
+/// The data directory inside an unpacked physical backup: the folder itself, or — for a tar
+/// made of a data directory with its own folder name in front (`tar czf b.tar.gz dbpath`) —
+/// the one folder below it, a few levels down at most, that holds `WiredTiger.turtle` or
+/// `WiredTiger.backup`.
+pub fn data_dir_root(unpacked: &Path) -> PathBuf {
+    let holds =
+        |p: &Path| p.join("WiredTiger.turtle").is_file() || p.join("WiredTiger.backup").is_file();
+    let mut dir = unpacked.to_path_buf();
+    for _ in 0..4 {
+        if holds(&dir) {
+            return dir;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            break;
+        };
+        let entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+        match entries.as_slice() {
+            [only] if only.file_type().is_ok_and(|t| t.is_dir()) => dir = only.path(),
+            _ => break,
+        }
+    }
+    unpacked.to_path_buf()
+}

@@ -236,6 +236,36 @@ fn packed_physical_backups_give_the_folders_export() {
     }
 }
 
+/// A `.tar.gz` of a data directory with its folder name in front (`backup/dbpath/…`, as
+/// `tar czf backup.tar.gz backup` makes it; written here by Python's tarfile) converts like
+/// the folder itself.
+#[test]
+fn a_tar_of_a_data_directory_under_its_own_folder_converts_like_the_folder() {
+    let Some(root) = shared("testdata/real-dbpaths") else {
+        return;
+    };
+    let Some(py) = python(&[]) else {
+        return;
+    };
+    let dbpath = root.join("mongo42-products/dbpath");
+    let work = tempfile::tempdir().unwrap();
+    let want_out = work.path().join("from-folder");
+    assert_status(&convert(&dbpath, &want_out, &[]), 0);
+    let packed = work.path().join("backup.tar.gz");
+    run_python(
+        &py,
+        "import sys, tarfile\nwith tarfile.open(sys.argv[2], 'w:gz') as t:\n    t.add(sys.argv[1], arcname='backup/dbpath')\n",
+        &[dbpath.to_str().unwrap(), packed.to_str().unwrap()],
+    );
+    let out = work.path().join("from-tar");
+    let o = convert(&packed, &out, &[]);
+    assert_status(&o, 0);
+    assert!(
+        tree(&out) == tree(&want_out),
+        "the export differs from the folder's"
+    );
+}
+
 /// `bsonflow unpack` of the committed `_qp.xb` fixture (QuickLZ packets from the QuickLZ C
 /// library) rebuilds every file of its manifest, and says how much disk it needs first.
 #[test]
