@@ -28,10 +28,17 @@ pub enum MetadataSource {
 }
 
 /// `storage.bson`: which engine wrote the directory, and its layout options.
+///
+/// Informational: the catalog's idents already contain the folders these options create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageInfo {
+    /// `storage.engine`, e.g. `wiredTiger`; `None` when the field is absent or not a string.
     pub engine: Option<String>,
+    /// `storage.options.directoryPerDB`: each database's files sit in a folder of their own
+    /// (`<escapedDb>/collection-N-R`); false when absent or not a boolean.
     pub directory_per_db: bool,
+    /// `storage.options.directoryForIndexes`: collection and index files sit in `collection/`
+    /// and `index/` folders; false when absent or not a boolean.
     pub directory_for_indexes: bool,
 }
 
@@ -54,7 +61,9 @@ impl StorageInfo {
 /// clustered collections, whose keys are KeyStrings of `_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordKey<'a> {
+    /// The RecordId of a `key_format=q` table, decoded from its packed key.
     Id(i64),
+    /// The key bytes of a `key_format=u` table, as stored (borrowed from the page image).
     Bytes(&'a [u8]),
 }
 
@@ -214,6 +223,7 @@ impl DataDir {
         Ok(())
     }
 
+    /// The data directory, as given to [`open`](Self::open).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -241,6 +251,8 @@ impl DataDir {
         &self.metadata
     }
 
+    /// Which file the metadata table was read from: `WiredTiger.wt` through the turtle (whose
+    /// version lines it keeps) or `WiredTiger.backup`.
     pub fn metadata_source(&self) -> &MetadataSource {
         &self.source
     }

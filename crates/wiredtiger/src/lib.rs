@@ -1,3 +1,5 @@
+#![deny(missing_docs)]
+
 //! An offline reader of MongoDB data directories (a mongod `dbpath`): every live document of
 //! every collection, read straight out of the WiredTiger files — no WiredTiger library, no
 //! mongod.
@@ -55,10 +57,10 @@
 //!
 //! # Modules
 //!
-//! [`format`](mod@format) holds the on-disk formats, one module each, bottom up (packed integers, config
-//! strings, turtle, blocks, compression, pages, cells, the tree walk, the metadata table, the
-//! catalog); `datadir` ties them together and `read` is the one reader verb,
-//! [`DataDir::read_into`].
+//! [`format`](mod@format) holds the on-disk formats, one module each, bottom up (packed
+//! integers, config strings, turtle, blocks, compression, pages, cells, the tree walk, the
+//! metadata table, the catalog); `datadir` ties them together and `read` is the one reader
+//! verb, [`DataDir::read_into`].
 //!
 //! # Example
 //!

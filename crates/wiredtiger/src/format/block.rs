@@ -60,8 +60,13 @@ pub fn descriptor_checksum(unit: &[u8]) -> u32 {
 /// Where a block lives: byte offset, size and checksum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Addr {
+    /// Byte offset of the block from the start of the file: `(o + 1) × allocation_size`, so
+    /// never inside the descriptor's allocation unit.
     pub offset: u64,
+    /// Size of the block in bytes (`s × allocation_size`; `s == 0` decodes as no address),
+    /// which the block header's `disk_size` must repeat.
     pub size: u32,
+    /// The CRC-32C the block must have; its header must hold the same value.
     pub checksum: u32,
 }
 
@@ -103,15 +108,26 @@ impl Addr {
 pub struct CheckpointCookie {
     /// The root page; `None` for an empty tree.
     pub root: Option<Addr>,
+    /// The extent-list block of the blocks this checkpoint allocated; `None` when empty. Not
+    /// needed to read the tree.
     pub alloc: Option<Addr>,
+    /// The extent-list block of the file's free blocks; `None` when empty. Not needed to read
+    /// the tree — and free blocks hold stale pages, which is why files are never scanned.
     pub avail: Option<Addr>,
+    /// The extent-list block of the blocks this checkpoint freed; `None` when empty. Not
+    /// needed to read the tree.
     pub discard: Option<Addr>,
     /// The file size when the checkpoint was written.
     pub file_size: u64,
+    /// Bytes of the file the checkpoint's blocks occupy, as the block manager recorded it.
     pub ckpt_size: u64,
 }
 
 impl CheckpointCookie {
+    /// Decodes the bytes of a checkpoint cookie: version byte 1, the root, alloc, avail and
+    /// discard addresses (counted in units of `allocation_size` bytes), file size and
+    /// checkpoint size. Bytes after them (6.0+ tiered-storage object ids) are ignored. The
+    /// error names the field that does not decode, or a version other than 1.
     pub fn parse(cookie: &[u8], allocation_size: u32) -> Result<CheckpointCookie, String> {
         let mut r = Reader::new(cookie);
         let version = r.byte().map_err(|_| "empty checkpoint cookie")?;
@@ -230,22 +246,30 @@ impl BlockFile {
         Ok(bf)
     }
 
+    /// The file's path, as given to [`open`](Self::open); errors about its blocks name it.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Length of the file in bytes, as mapped when it was opened.
     pub fn len(&self) -> u64 {
         self.map.len() as u64
     }
 
+    /// Whether the mapping holds no bytes; never true for an opened file, which holds at least
+    /// its descriptor block.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
+    /// The allocation unit in bytes (`allocation_size=` of the file's config, normally 4096):
+    /// address cookies count offsets and sizes in it.
     pub fn allocation_size(&self) -> u32 {
         self.allocation_size
     }
 
+    /// The file's `block_compressor=`, applied to blocks whose page header has the
+    /// [`COMPRESSED`](page_flags::COMPRESSED) flag.
     pub fn compressor(&self) -> Compressor {
         self.compressor
     }

@@ -23,7 +23,8 @@ use crate::Error;
 /// Counters of one tree walk (one collection read).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadStats {
-    /// Documents (or entries) handed to the consumer.
+    /// Documents handed to the consumer. This, `document_bytes` and `corrupt` are counted by
+    /// [`DataDir`](crate::DataDir)'s readers; [`Tree::scan`] leaves them 0.
     pub documents: u64,
     /// Bytes of those documents.
     pub document_bytes: u64,
@@ -33,8 +34,12 @@ pub struct ReadStats {
     pub prepared: u64,
     /// Values reported as corrupt (not a BSON document, empty value).
     pub corrupt: u64,
+    /// Leaf pages read (a leaf root included).
     pub leaf_pages: u64,
+    /// Internal pages read, the root included.
     pub internal_pages: u64,
+    /// Overflow pages read: one per overflow key and per live overflow value (a value copy
+    /// of an overflow value reads it again); deleted values' overflow pages are not read.
     pub overflow_pages: u64,
     /// Fast-truncated subtrees (`ADDR_DEL`) skipped.
     pub truncated_subtrees: u64,
@@ -57,6 +62,9 @@ impl ReadStats {
 /// One live key/value pair, as the walk hands it over.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
+    /// The whole key: prefix compression undone, an overflow key read. What it encodes
+    /// depends on the table's `key_format` (a packed RecordId for `q`, a NUL-terminated
+    /// string for `S`, raw bytes for `u`).
     pub key: &'a [u8],
     /// `None` when the key has no value cell (an empty value).
     pub value: Option<&'a [u8]>,
@@ -400,6 +408,10 @@ impl<'f> Tree<'f> {
 
     /// Hands every live entry to `f`, in key order, checking that keys strictly increase.
     /// Leaves are decoded in parallel; `f` runs on one thread at a time, in order.
+    ///
+    /// Stops at the first error, of the walk or of `f`, and returns it. The returned stats
+    /// count pages, deleted and prepared values and skipped subtrees; `documents`,
+    /// `document_bytes` and `corrupt` stay 0, for the caller to fill.
     pub fn scan<F>(&self, mut f: F) -> Result<ReadStats, Error>
     where
         F: FnMut(Entry<'_>) -> Result<(), Error> + Send,

@@ -21,10 +21,14 @@ use bsonflow_model::{CollectionMetadata, Namespace};
 /// One collection of the catalog.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CatalogEntry {
+    /// The collection's namespace: the record's top-level `ns`, else `md.ns`.
     pub ns: Namespace,
     /// The WiredTiger ident: the file is `<dbpath>/<ident>.wt`, the metadata key
     /// `file:<ident>.wt`. With directoryPerDB it contains the database folder.
     pub ident: String,
+    /// What the export writes as the collection's metadata: `options` without `uuid`, the
+    /// UUID as 32 lowercase hex digits (`None` before MongoDB 3.6), the `spec` of every ready
+    /// index, and `kind` (`collection` or `timeseries`).
     pub metadata: CollectionMetadata,
     /// The catalog record's RecordId.
     pub record_id: i64,
@@ -41,11 +45,17 @@ pub struct CatalogEntry {
 /// a namespace or ident).
 #[derive(Clone, Debug, PartialEq)]
 pub enum CatalogRecord {
+    /// A collection: the record has a string namespace (`ns` or `md.ns`) and a string
+    /// `ident`.
     Collection(Box<CatalogEntry>),
+    /// Any other record, as read: the feature document (`isFeatureDoc` true), or a record
+    /// without a string namespace or ident.
     Other(Document),
 }
 
-/// Interprets one catalog document. `file` and `key_format` are left for the caller.
+/// Interprets one catalog document. `file` and `key_format` are left for the caller. The
+/// error (for [`Error::BadCatalog`](crate::Error::BadCatalog)) names the field that is not
+/// what a collection record needs: `md`, `options.uuid`, `md.indexes`, or the namespace.
 pub fn parse_record(record_id: i64, doc: Document) -> Result<CatalogRecord, String> {
     if doc.get("isFeatureDoc").is_some_and(truthy) {
         return Ok(CatalogRecord::Other(doc));

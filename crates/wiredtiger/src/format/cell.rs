@@ -32,11 +32,13 @@ pub enum CellType {
     AddrLeafNo,
     /// A deleted column-store value (never on row-store pages).
     Del,
+    /// A key stored whole in the cell (`KEY`, or a short key).
     Key,
     /// A key overflow item: the data is the address cookie of an overflow page.
     KeyOvfl,
     /// A key sharing its first `prefix` bytes with the previous key on the page.
     KeyPfx,
+    /// A value stored in the cell (`VALUE`, or a short value).
     Value,
     /// A copy of an earlier value cell on the same page (dictionary compression).
     ValueCopy,
@@ -68,6 +70,7 @@ impl CellType {
         })
     }
 
+    /// A key cell of any kind: `KEY`, `KEY_PFX`, `KEY_OVFL` or `KEY_OVFL_RM`.
     pub fn is_key(self) -> bool {
         matches!(
             self,
@@ -75,6 +78,8 @@ impl CellType {
         )
     }
 
+    /// An address cell (`ADDR_DEL`, `ADDR_INT`, `ADDR_LEAF`, `ADDR_LEAF_NO`): its data is the
+    /// address cookie of a child page. Found on internal pages only.
     pub fn is_addr(self) -> bool {
         matches!(
             self,
@@ -96,18 +101,35 @@ impl CellType {
 }
 
 /// Second-descriptor flags.
+///
+/// Each flag but [`PREPARE`](window_flags::PREPARE) announces one packed `u64` after the
+/// second descriptor. They follow in the order start ts, start txn, durable start, stop ts,
+/// stop txn, durable stop (not in bit order); the last four are stored as differences (see
+/// [`TimeWindow`]).
 pub mod window_flags {
+    /// The value belongs to a prepared transaction that had not committed; no field follows.
     pub const PREPARE: u8 = 0x01;
+    /// A durable start timestamp follows, stored as the difference from the start timestamp.
     pub const DURABLE_START: u8 = 0x02;
+    /// A durable stop timestamp follows, stored as the difference from the stop timestamp.
     pub const DURABLE_STOP: u8 = 0x04;
+    /// A start timestamp follows.
     pub const START_TS: u8 = 0x08;
+    /// A stop timestamp follows, stored as the difference from the start timestamp; the value
+    /// has a stop.
     pub const STOP_TS: u8 = 0x10;
+    /// A start transaction id follows.
     pub const START_TXN: u8 = 0x20;
+    /// A stop transaction id follows, stored as the difference from the start transaction
+    /// id; the value has a stop.
     pub const STOP_TXN: u8 = 0x40;
 }
 
-/// Timestamp "none" and "max", transaction "max" (as printed: `-1`, `-11`).
+/// The largest timestamp, `WT_TS_MAX` (printed `-1` in config strings): the stop timestamp of
+/// a window without one, i.e. "not deleted".
 pub const TS_MAX: u64 = u64::MAX;
+/// The largest transaction id, `WT_TXN_MAX` (2^64 − 11, printed `-11`): the stop transaction
+/// of a window without one.
 pub const TXN_MAX: u64 = u64::MAX - 10;
 
 /// A validity window (value cells) or time aggregate (address cells), as stored.
@@ -118,11 +140,18 @@ pub const TXN_MAX: u64 = u64::MAX - 10;
 pub struct TimeWindow {
     /// The second descriptor byte.
     pub flags: u8,
+    /// Start timestamp (address cells: oldest start timestamp); 0 when absent.
     pub start_ts: u64,
+    /// Start transaction id (address cells: newest transaction id); 0 when absent.
     pub start_txn: u64,
+    /// Durable start timestamp; `start_ts` when absent.
     pub durable_start_ts: u64,
+    /// Stop timestamp (stored relative to `start_ts`); [`TS_MAX`] when absent.
     pub stop_ts: u64,
+    /// Stop transaction id (stored relative to `start_txn`); [`TXN_MAX`] when absent.
     pub stop_txn: u64,
+    /// Durable stop timestamp (stored relative to `stop_ts`); when absent, `stop_ts` if that
+    /// is set, else 0.
     pub durable_stop_ts: u64,
 }
 
@@ -173,6 +202,8 @@ impl TimeWindow {
 /// One unpacked cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cell {
+    /// What the cell holds; short cells come out as [`CellType::Key`], [`CellType::KeyPfx`]
+    /// or [`CellType::Value`].
     pub cell_type: CellType,
     /// Bytes shared with the previous key (`KEY_PFX`), else 0.
     pub prefix: u8,

@@ -15,9 +15,15 @@ use std::fmt;
 /// The `block_compressor=` of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compressor {
+    /// No compressor (`block_compressor=` empty or `none`): a block flagged compressed is a
+    /// decompression error.
     None,
+    /// `snappy`, MongoDB's default: a `u64` LE compressed length, then a raw snappy block.
     Snappy,
+    /// `zstd` (MongoDB 4.2+, the default for time-series buckets): a `u64` LE compressed
+    /// length, then one zstd frame.
     Zstd,
+    /// `zlib`: one zlib stream with no length prefix, followed by the block's zero padding.
     Zlib,
     /// WiredTiger's lz4 extension (never offered by MongoDB): recognised, not decoded.
     Lz4,
@@ -36,6 +42,8 @@ impl Compressor {
         })
     }
 
+    /// The name as `block_compressor=` spells it (`none` for [`Compressor::None`]); error
+    /// messages use it.
     pub fn name(self) -> &'static str {
         match self {
             Compressor::None => "none",

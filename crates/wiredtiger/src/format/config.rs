@@ -67,6 +67,7 @@ impl Value {
 pub struct ConfigError {
     /// Byte offset in the (nested) string being parsed.
     pub offset: usize,
+    /// What is wrong there, e.g. `unterminated string` or ``unbalanced `)` ``.
     pub detail: String,
 }
 
@@ -86,6 +87,9 @@ pub struct Config {
 }
 
 impl Config {
+    /// Parses a configuration string: a whole metadata value, or the text of a
+    /// [`Value::Nested`]. Fails at the first item that does not parse (unterminated string,
+    /// unbalanced bracket, stray character), naming its byte offset.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         Parser {
             s: text.as_bytes(),
@@ -109,10 +113,14 @@ impl Config {
             .map(|(_, v)| v)
     }
 
+    /// The text of `key`'s value (the last one when repeated): see [`Value::as_str`]; `None`
+    /// when the key is absent or has no `=value`.
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
     }
 
+    /// `key`'s value as a number, size suffixes applied (see [`Value::as_int`]); `None` when
+    /// the key is absent or its value is not a number.
     pub fn get_int(&self, key: &str) -> Option<i64> {
         self.get(key).and_then(Value::as_int)
     }

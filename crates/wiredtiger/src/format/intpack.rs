@@ -163,6 +163,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
@@ -177,18 +178,23 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    /// Reads an unsigned packed integer and moves past it; on error the position does not
+    /// move.
     pub fn uint(&mut self) -> Result<u64, IntPackError> {
         let (x, n) = unpack_uint(self.rest())?;
         self.pos += n;
         Ok(x)
     }
 
+    /// Reads a signed packed integer and moves past it; on error the position does not move.
     pub fn int(&mut self) -> Result<i64, IntPackError> {
         let (x, n) = unpack_int(self.rest())?;
         self.pos += n;
         Ok(x)
     }
 
+    /// Reads one raw byte (a version, prefix or descriptor byte);
+    /// [`IntPackError::Truncated`] at the end of the buffer.
     pub fn byte(&mut self) -> Result<u8, IntPackError> {
         let b = *self.rest().first().ok_or(IntPackError::Truncated)?;
         self.pos += 1;

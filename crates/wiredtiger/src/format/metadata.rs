@@ -20,6 +20,7 @@ use crate::Error;
 pub struct Checkpoint {
     /// E.g. `WiredTigerCheckpoint.795`.
     pub name: String,
+    /// `order=`: the checkpoint's sequence number; the highest in the list is the newest.
     pub order: i64,
     /// The decoded `addr`; `None` when the address is empty (an empty tree).
     pub cookie: Option<CheckpointCookie>,
@@ -39,9 +40,14 @@ impl Checkpoint {
 pub struct FileInfo {
     /// The metadata key, e.g. `file:collection-7-123.wt`.
     pub uri: String,
+    /// `allocation_size=` in bytes (4096 when absent; a power of two, at least 512): the unit
+    /// in which address cookies count offsets and sizes.
     pub allocation_size: u32,
+    /// `block_compressor=` ([`Compressor::None`] when absent, empty or `none`).
     pub compressor: Compressor,
+    /// `key_format=` (`u` when absent): `q` for RecordIds, `u` for raw bytes, `S` for strings.
     pub key_format: String,
+    /// `value_format=` (`u` when absent); a MongoDB record store has `u`, one BSON document.
     pub value_format: String,
     /// The btree id (`id=`), used as the history-store key prefix.
     pub id: Option<i64>,

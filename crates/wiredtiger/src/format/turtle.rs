@@ -28,6 +28,9 @@ pub struct Turtle {
 }
 
 impl Turtle {
+    /// Parses the text of a turtle file; `path` names it in errors. The `file:WiredTiger.wt`
+    /// entry is required ([`Error::BadTurtle`] when it is missing or empty); the version lines
+    /// are optional.
     pub fn parse(text: &str, path: &Path) -> Result<Turtle, Error> {
         let lines: Vec<&str> = text.lines().collect();
         let value_of = |key: &str| -> Option<String> {
@@ -55,6 +58,8 @@ impl Turtle {
         })
     }
 
+    /// Reads and parses the turtle file at `path`: [`Error::Io`] when it cannot be read,
+    /// [`Error::BadTurtle`] when it is not UTF-8 or lacks its metadata entry.
     pub fn read(path: &Path) -> Result<Turtle, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| Error::BadTurtle {
