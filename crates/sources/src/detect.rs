@@ -64,16 +64,31 @@ impl InputKind {
 /// An input that cannot be recognised.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
+    /// The input could not be stat'ed, opened or read (its first bytes, or the first members
+    /// of a tar); the message names the path and the I/O error.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The input given to [`detect`].
         path: PathBuf,
+        /// What the filesystem or the decompressor reported.
         #[source]
         source: io::Error,
     },
+    /// The input is a file of zero bytes.
     #[error("{}: empty file", path.display())]
-    Empty { path: PathBuf },
+    Empty {
+        /// The input given to [`detect`].
+        path: PathBuf,
+    },
+    /// The content, after gzip or zstd is peeled, matches none of the forms bsonflow reads;
+    /// the message names the path, the first bytes seen and the forms that are read.
     #[error("{}: not a recognised backup format ({what}); bsonflow reads BSON files and folders, mongodump archives, tar/tar.gz/tar.zst packages, xbstream (_qp.xb) backups and mongod data directories", path.display())]
-    Unknown { path: PathBuf, what: String },
+    Unknown {
+        /// The input given to [`detect`].
+        path: PathBuf,
+        /// The first bytes (at most 8, in hex) and the outer compression when there is one.
+        what: String,
+    },
 }
 
 /// Tells what `path` is.

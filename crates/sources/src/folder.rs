@@ -24,6 +24,8 @@ use crate::layout::{self, SetEntry};
 /// One collection of a BSON set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollectionFiles {
+    /// The collection the files hold: told by their paths for a scanned set, given by the
+    /// caller for [`BsonSet::single_file`].
     pub ns: Namespace,
     /// The `.metadata.json` (or `.metadata.json.gz`) file, when there is one.
     pub metadata: Option<PathBuf>,
@@ -47,40 +49,70 @@ pub struct BsonSet {
 /// An input folder or file that cannot be read as a BSON set.
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
+    /// A file or folder could not be listed, stat'ed, opened, mapped or read; the message
+    /// names the path and the I/O error.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or folder that failed.
         path: PathBuf,
+        /// What the filesystem or the decompressor reported.
         #[source]
         source: io::Error,
     },
+    /// A `.metadata.json` is not mongodump metadata ([`read_metadata`]); the message names the
+    /// file and what is wrong with it.
     #[error("{}: {source}", path.display())]
     Metadata {
+        /// The metadata file.
         path: PathBuf,
+        /// Why its JSON was refused.
         #[source]
         source: MetadataError,
     },
+    /// Two files claim the same place in one collection ([`scan`]): two data files, two
+    /// metadata files, a plain `.bson` beside cloud parts, or two parts with the same
+    /// `(N, M)`. The message names the namespace and both files.
     #[error("{ns} is given twice: {} and {}", first.display(), second.display())]
     Duplicate {
+        /// The collection given twice.
         ns: Namespace,
+        /// The file found first (in name order).
         first: PathBuf,
+        /// The file that claims the same place.
         second: PathBuf,
     },
+    /// A collection failed part way: its metadata file cannot be used, or a compressed data
+    /// file cannot be read to its end. The message names the namespace, the file, the offset
+    /// and what went wrong.
     #[error("{ns}: {} at byte {offset}: {detail}", path.display())]
     Read {
+        /// The collection being read.
         ns: Namespace,
+        /// The metadata or data file that failed.
         path: PathBuf,
+        /// Where reading failed, in bytes from the start of the decompressed stream; 0 for a
+        /// metadata file.
         offset: u64,
+        /// The underlying error; for a compressed file, also how many compressed bytes
+        /// were read.
         detail: String,
     },
     /// The sink's own message, which names the namespace.
     #[error("{source}")]
     Sink {
+        /// The collection being written.
         ns: Namespace,
+        /// What the sink or its writer returned.
         #[source]
         source: SinkError,
     },
+    /// [`scan`] found no collection: no `.bson` file in mongodump or cloud-download layout
+    /// under the root. The message names the root.
     #[error("{}: no .bson files in mongodump or cloud-download layout", path.display())]
-    Empty { path: PathBuf },
+    Empty {
+        /// The root given to [`scan`].
+        path: PathBuf,
+    },
 }
 
 /// Walks `root` and groups its files by namespace. The name of `root` itself counts as a

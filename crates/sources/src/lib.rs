@@ -1,3 +1,5 @@
+#![deny(missing_docs)]
+
 //! bsonflow's input readers: everything that turns a backup file or folder into namespaces
 //! of raw BSON documents pushed into a [`DocumentSink`](bsonflow_model::DocumentSink).
 //!

@@ -129,55 +129,110 @@ pub(crate) struct ArchiveReport {
 /// An archive that cannot be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// The first bytes cannot be read to tell the compression, or the decoder cannot be set
+    /// up; the message names the archive and the I/O error.
     #[error("{archive}: {source}")]
     Open {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// What the input or the decoder reported.
         #[source]
         source: io::Error,
     },
+    /// The decompressed stream does not start with [`MAGIC`] (nor with a cut-off piece of
+    /// it, which is [`Truncated`](Self::Truncated)); the message names the archive and the
+    /// bytes found.
     #[error("{archive}: not a mongodump archive: it starts with {found:02x?}, not 6d e2 99 81")]
-    BadMagic { archive: Arc<str>, found: Vec<u8> },
+    BadMagic {
+        /// The input's label ([`Input::label`]).
+        archive: Arc<str>,
+        /// The first bytes of the decompressed stream: up to 4, none for an empty stream.
+        found: Vec<u8>,
+    },
+    /// The input or its decoder failed part way (a damaged gzip or zstd stream too); the
+    /// message names the archive, the position and the namespace being read, if any.
     #[error("{archive}: read error at {pos}{}: {source}", in_ns(.ns))]
     Read {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace whose segment or EOF block was being read; `None` in the prelude
+        /// or between blocks.
         ns: Option<Namespace>,
+        /// Where the failed read was to continue the stream.
         pos: StreamPosition,
+        /// What the input or the decoder reported.
         #[source]
         source: io::Error,
     },
+    /// The stream ends where the format wants more: inside the magic or an item, before the
+    /// prelude's terminator, before a namespace's EOF block, or before any block of a
+    /// namespace the prelude announces. The message names the archive, the position, the
+    /// namespace if any and what was missing.
     #[error("{archive}: truncated at {pos}{}: {what}", in_ns(.ns))]
     Truncated {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace that was cut short; `None` when the cut is outside any namespace.
         ns: Option<Namespace>,
+        /// Where the missing item starts, or the end of the stream.
         pos: StreamPosition,
+        /// What was being read and what is missing.
         what: String,
     },
+    /// The bytes break the format: a length that is neither the terminator nor a document
+    /// length, two terminators in a row, a header or prelude record that cannot be parsed, a
+    /// format version other than [`FORMAT_VERSION`], a namespace named twice in the prelude,
+    /// a segment or second EOF block after a namespace's EOF block, or a document inside an
+    /// EOF block. The message names the archive, the position, the namespace if any and the
+    /// fault.
     #[error("{archive}: corrupt archive at {pos}{}: {what}", in_ns(.ns))]
     Corrupt {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace the faulty item belongs to, when it is known.
         ns: Option<Namespace>,
+        /// Where the faulty item starts.
         pos: StreamPosition,
+        /// What is wrong, and what was being read.
         what: String,
     },
+    /// A namespace's documents do not give the CRC its EOF block stores ([`crc64`]); checked
+    /// for every namespace, also those the sink declined. The message names the archive,
+    /// the namespace, the position of the EOF block and both values.
     #[error("{archive}: CRC mismatch for namespace {ns}: its EOF block at {pos} says {expected:#018x}, its documents give {computed:#018x}")]
     Crc {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace whose documents were checked.
         ns: Namespace,
+        /// Where its EOF block's header starts.
         pos: StreamPosition,
+        /// The CRC-64 stored in the EOF block.
         expected: u64,
+        /// The CRC-64 of the namespace's documents as read, in stream order.
         computed: u64,
     },
+    /// A prelude record's metadata text is not mongodump metadata; the whole run fails, as
+    /// mongorestore does. The message names the archive, the namespace and the fault.
     #[error("{archive}: metadata of {ns}: {source}")]
     Metadata {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace of the prelude record.
         ns: Namespace,
+        /// Why the metadata text was refused.
         #[source]
         source: MetadataError,
     },
+    /// The sink or a writer returned an error (it has recorded its own failure); the
+    /// message names the archive, the namespace and the sink's message.
     #[error("{archive}: {ns}: {source}")]
     Sink {
+        /// The input's label ([`Input::label`]).
         archive: Arc<str>,
+        /// The namespace being opened, written or finished.
         ns: Namespace,
+        /// What the sink or the writer returned.
         #[source]
         source: SinkError,
     },

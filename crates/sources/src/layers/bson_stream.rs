@@ -25,6 +25,7 @@ pub struct SliceDocuments<'a> {
 }
 
 impl<'a> SliceDocuments<'a> {
+    /// The documents of `data`, whose first byte sits at offset `base` of its stream.
     pub fn new(data: &'a [u8], base: u64) -> Self {
         SliceDocuments {
             data,
@@ -34,7 +35,8 @@ impl<'a> SliceDocuments<'a> {
         }
     }
 
-    /// Bytes not yet returned.
+    /// Bytes of the slice consumed so far: where the next document starts, relative to the
+    /// slice (not to `base`).
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -76,6 +78,7 @@ pub struct RefillBuffer<R> {
 }
 
 impl<R: Read> RefillBuffer<R> {
+    /// A buffer over `reader` (256 KiB to start), whose first byte is stream offset 0.
     pub fn new(reader: R) -> Self {
         RefillBuffer {
             reader,
@@ -138,19 +141,26 @@ pub struct DocumentReader<R> {
 /// What can go wrong reading a stream of documents.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
+    /// The underlying reader failed; the message names the stream offset.
     #[error("read error at byte {offset}: {source}")]
     Io {
+        /// Stream offset of the first byte the failed read was to return.
         offset: u64,
+        /// The reader's error.
         #[source]
         source: io::Error,
     },
+    /// A document's frame is broken (see [`FrameError`]). [`DocumentReader::next_document`]
+    /// returns it; [`write_stream`] hands it to [`CollectionWriter::corrupt`] instead.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The writer refused a document or a reported corruption; its message is kept as is.
     #[error(transparent)]
     Sink(SinkError),
 }
 
 impl<R: Read> DocumentReader<R> {
+    /// Reads documents from `reader`, whose first byte is stream offset 0.
     pub fn new(reader: R) -> Self {
         DocumentReader {
             buf: RefillBuffer::new(reader),
@@ -184,7 +194,9 @@ impl<R: Read> DocumentReader<R> {
 /// Counts of one stream pushed into a writer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
+    /// Documents handed to the writer.
     pub documents: u64,
+    /// Their total size in bytes, as framed (length prefix and trailing `0x00` included).
     pub bytes: u64,
     /// True when the reader reported a corrupt frame and the sink chose to skip the rest.
     pub stopped_at_corruption: bool,

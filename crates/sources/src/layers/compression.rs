@@ -17,6 +17,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 /// How a stream is compressed, told by its first bytes (never by a file name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
+    /// Neither gzip nor zstd: the bytes are read as they are.
     None,
     /// `1f 8b`; several concatenated members are one stream.
     Gzip,
@@ -35,6 +36,7 @@ impl Compression {
         }
     }
 
+    /// The name used in messages and reports: `uncompressed`, `gzip` or `zstd`.
     pub fn name(self) -> &'static str {
         match self {
             Compression::None => "uncompressed",
@@ -133,6 +135,7 @@ pub struct CountingReader<R> {
 }
 
 impl<R: Read> CountingReader<R> {
+    /// Counts the bytes read from `inner`, starting at 0.
     pub fn new(inner: R) -> Self {
         CountingReader {
             inner,
@@ -171,6 +174,10 @@ impl ReadAhead {
     /// memory low.
     pub const BLOCK: usize = 1 << 20;
 
+    /// Moves `reader` onto a thread of its own (`bsonflow-read`), which reads it in blocks of
+    /// `block` bytes and queues up to `depth` of them (at least 1). A read error is handed
+    /// over after the bytes read before it, and ends the stream. Panics when the thread
+    /// cannot be spawned.
     pub fn spawn<R: Read + Send + 'static>(mut reader: R, block: usize, depth: usize) -> Self {
         let (tx, blocks) = bounded::<io::Result<Vec<u8>>>(depth.max(1));
         let (recycle, spare) = bounded::<Vec<u8>>(depth.max(1) + 2);

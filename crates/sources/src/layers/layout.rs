@@ -21,13 +21,22 @@ use bsonflow_model::Namespace;
 pub enum SetEntry {
     /// Documents of `ns`; `part` is `(N, M)` for a cloud-download part.
     Data {
+        /// The collection, decoded from the `<db>` and `<coll>` names of the path.
         ns: Namespace,
+        /// `(N, M)` of a cloud part `<coll>_<N>_part<M>.bson`; `None` for a mongodump
+        /// `<coll>.bson`.
         part: Option<(u64, u64)>,
     },
     /// A mongodump metadata document for `ns`. `cloud` when it sits in the collection's own
     /// folder (`<db>/<coll>/<coll>.metadata.json`), which only counts when that folder also
     /// holds a `data/` folder of parts.
-    Metadata { ns: Namespace, cloud: bool },
+    Metadata {
+        /// The collection; for a `cloud` entry, the cloud reading `db.coll`, which
+        /// [`metadata_without_parts`] turns into the mongodump one when there are no parts.
+        ns: Namespace,
+        /// The file sits in its collection's own folder (`<db>/<coll>/<coll>.metadata.json`).
+        cloud: bool,
+    },
 }
 
 /// Strips one of `suffixes` (the first that matches) from `name`.

@@ -34,26 +34,43 @@ pub const MAX_COMPONENT_BYTES: usize = 255;
 /// Why a member path was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// The path is empty, or made only of `.` components: it names nothing.
     #[error("empty path")]
     Empty,
+    /// The path starts with `/`.
     #[error("absolute path")]
     Absolute,
+    /// A component is `..`, which would climb out of the target directory.
     #[error("path with a `..` component")]
     ParentDir,
+    /// The path holds a NUL byte, which would cut the name short in C APIs.
     #[error("path with a NUL byte")]
     Nul,
+    /// Two slashes in a row (`a//b`): refused rather than guessed at.
     #[error("path with an empty component (`//`)")]
     EmptyComponent,
+    /// The path holds a `\`, a Windows separator.
     #[error("path with a backslash (Windows separator)")]
     Backslash,
+    /// The first component is an ASCII letter followed by `:` (`C:`), a Windows drive.
     #[error("path with a Windows drive prefix")]
     DrivePrefix,
+    /// The whole path is longer than [`MAX_PATH_BYTES`].
     #[error("path of {len} bytes (at most {MAX_PATH_BYTES})")]
-    TooLong { len: usize },
+    TooLong {
+        /// Length of the path, in bytes.
+        len: usize,
+    },
+    /// One component is longer than [`MAX_COMPONENT_BYTES`].
     #[error("path component of {len} bytes (at most {MAX_COMPONENT_BYTES})")]
-    ComponentTooLong { len: usize },
+    ComponentTooLong {
+        /// Length of that component, in bytes.
+        len: usize,
+    },
+    /// A single name ([`file_name`]) holds a `/`.
     #[error("name with a `/` where a single name is expected")]
     Separator,
+    /// A single name ([`file_name`]) is `.`.
     #[error("name `.` where a file or directory name is expected")]
     Dot,
 }

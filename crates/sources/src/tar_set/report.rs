@@ -26,11 +26,14 @@ pub enum IgnoreReason {
     ParentComponent,
     /// A name that is not UTF-8.
     NotUtf8,
+    /// A symbolic link: links are not followed in a stream.
     SymbolicLink {
+        /// The link's target (lossy UTF-8).
         target: String,
     },
     /// A hard link: the tar holds no data for it (links are not followed in a stream).
     HardLink {
+        /// The member it links to (lossy UTF-8).
         target: String,
     },
     /// A character or block device or a FIFO.
@@ -61,7 +64,9 @@ impl fmt::Display for IgnoreReason {
 /// A member that was not read, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IgnoredMember {
+    /// The member's name as stored in the tar (lossy UTF-8).
     pub name: String,
+    /// Why it was not read.
     pub reason: IgnoreReason,
 }
 
@@ -98,88 +103,166 @@ pub(crate) struct TarReport {
 /// A tar that cannot be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
+    /// The first bytes cannot be read to tell the compression, or the decoder cannot be set
+    /// up; the message names the archive and the I/O error.
     #[error("{archive}: {source}")]
     Open {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// What the input or the decoder reported.
         #[source]
         source: io::Error,
     },
+    /// The decompressed stream does not start with a valid tar header
+    /// ([`is_tar_header`](crate::detect::is_tar_header)); the message names the archive and
+    /// the compression.
     #[error("{archive}: not a tar archive (its {} content does not start with a tar header)", compression.name())]
     NotTar {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The input's compression, told by its first bytes.
         compression: Compression,
     },
+    /// A tar header cannot be read: its checksum or a field is wrong, or the input or its
+    /// decoder failed there. The message names the archive and where the header starts.
     #[error("{archive}: reading the tar header at {pos}: {source}")]
     Header {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// Where the header starts (0 for the first one).
         pos: StreamPosition,
+        /// What the tar parser, the input or the decoder reported.
         #[source]
         source: io::Error,
     },
+    /// A member cannot be read to its end: the input ends inside it, its bytes or its own
+    /// gzip/zstd stream are damaged, a metadata member is not UTF-8, or a read fails. The
+    /// message names the archive, the member, the offset in its content and the position.
     #[error("{archive}: member {member}: {source} (byte {offset} of its content; {pos})")]
     Member {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The member's name (lossy UTF-8).
         member: String,
         /// The collection the member's documents went to, when it is one (boxed: errors
         /// travel by value and stay small).
         ns: Option<Box<Namespace>>,
+        /// Where reading failed in the member: the offset in its document stream
+        /// (decompressed, for a `.gz`/`.zst` member), the bytes copied so far when it was
+        /// being spilled, 0 for a metadata member.
         offset: u64,
+        /// Where reading failed in the tar stream: the member's data start plus the bytes
+        /// of it consumed.
         pos: StreamPosition,
+        /// What the input, the decoder or the length check reported.
         #[source]
         source: io::Error,
     },
+    /// The stream ends between two members, without the end-of-archive block (a cut inside
+    /// a member is [`Member`](Self::Member)); the message names the archive and where the
+    /// stream ends.
     #[error(
         "{archive}: the input ends at {pos} without the tar end-of-archive block: it is truncated"
     )]
     Truncated {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The end of the decompressed stream.
         pos: StreamPosition,
     },
+    /// Reading past the end-of-archive blocks failed, typically a gzip trailer whose CRC or
+    /// length does not match; the message names the archive and the position.
     #[error("{archive}: after the end of the tar, at {pos}: {source}")]
     Trailer {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// How far the decompressed stream had been read when it failed.
         pos: StreamPosition,
+        /// What the input or the decoder reported.
         #[source]
         source: io::Error,
     },
+    /// A `.metadata.json` member is not mongodump metadata; the message names the archive,
+    /// the member and the fault.
     #[error("{archive}: member {member}: {source}")]
     Metadata {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The member's name (lossy UTF-8).
         member: String,
+        /// Why its JSON was refused.
         #[source]
         source: MetadataError,
     },
+    /// A `.metadata.json` member decompresses to more than [`METADATA_LIMIT`] bytes; the
+    /// message names the archive and the member.
     #[error("{archive}: member {member}: a metadata file larger than {METADATA_LIMIT} bytes")]
-    MetadataTooLarge { archive: Arc<str>, member: String },
+    MetadataTooLarge {
+        /// The input's label ([`Input::label`](crate::Input::label)).
+        archive: Arc<str>,
+        /// The member's name (lossy UTF-8).
+        member: String,
+    },
+    /// Two members claim the same place in one collection: two metadata members, two
+    /// plain `.bson`, a plain `.bson` and a cloud part, or two parts with the same `(N, M)`.
+    /// The message names the archive, the namespace and both members.
     #[error("{archive}: {ns} is given twice: {first} and {second}")]
     Duplicate {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The collection given twice.
         ns: Namespace,
+        /// The member met first.
         first: String,
+        /// The member that claims the same place.
         second: String,
     },
+    /// A member uses a tar feature this reader refuses (PAX-format sparse files, from GNU
+    /// tar `--sparse --format=posix`); the message names the archive, the member and the
+    /// feature.
     #[error("{archive}: member {member}: {what} are not supported")]
     Unsupported {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The member's name (lossy UTF-8).
         member: String,
+        /// The feature, in the plural (`PAX-format sparse files`).
         what: String,
     },
+    /// The sink or a writer returned an error (it has recorded its own failure); the
+    /// message names the archive, the namespace, the member when there is one, and the
+    /// sink's message.
     #[error("{archive}: {ns}{}: {source}", member.as_ref().map(|m| format!(" (member {m})")).unwrap_or_default())]
     Sink {
+        /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
+        /// The collection being opened, written or finished.
         ns: Namespace,
+        /// The member being written; `None` at the end of the tar, where waiting parts are
+        /// written and writers finished.
         member: Option<String>,
+        /// What the sink or the writer returned.
         #[source]
         source: SinkError,
     },
+    /// A spill file cannot be created, written or read back; the message names its path.
     #[error("spill file {}: {source}", path.display())]
     Spill {
+        /// The spill file; the spill folder
+        /// ([`ReadOptions::spill_dir`](bsonflow_model::ReadOptions::spill_dir), or the
+        /// system's temporary folder) when creating a file failed.
         path: PathBuf,
+        /// What the filesystem reported.
         #[source]
         source: io::Error,
     },
+    /// The tar holds no `.bson` or `.metadata.json` member in mongodump or cloud-download
+    /// layout; the message names the archive.
     #[error("{archive}: no .bson or .metadata.json members in mongodump or cloud-download layout")]
-    Empty { archive: Arc<str> },
+    Empty {
+        /// The input's label ([`Input::label`](crate::Input::label)).
+        archive: Arc<str>,
+    },
 }
 
 impl TarReport {

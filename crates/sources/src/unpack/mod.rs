@@ -148,6 +148,7 @@ pub enum PhysicalFormat {
 }
 
 impl PhysicalFormat {
+    /// A short name for messages: `xbstream`, `tar`, `tar (gzip)`, `tar (zstd)` or `qpress`.
     pub fn describe(self) -> String {
         match self {
             PhysicalFormat::Xbstream => "xbstream".into(),
@@ -182,6 +183,7 @@ impl SpaceNeeded {
 /// A tar member that was not created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedMember {
+    /// The member's name as stored in the tar (lossy UTF-8, control bytes escaped).
     pub path: String,
     /// "symlink", "hard link", "character device", …
     pub kind: &'static str,
@@ -200,6 +202,7 @@ pub struct UnpackReport {
     pub bytes_written: u64,
     /// Bytes of input consumed (compressed).
     pub input_bytes: u64,
+    /// The container found in the (decompressed) input.
     pub format: PhysicalFormat,
     /// A gzip/zstd layer around the container (also in `Tar(..)`).
     pub compression: Compression,
@@ -209,6 +212,7 @@ pub struct UnpackReport {
     pub skipped: Vec<SkippedMember>,
     /// Oddities that did not stop the unpack.
     pub warnings: Vec<String>,
+    /// Wall-clock time from the first read of the input to the last file written.
     pub elapsed: Duration,
 }
 
@@ -227,54 +231,123 @@ impl UnpackReport {
 /// Why an unpack failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
+    /// The input cannot be opened or read: at the start of the stream (while its compression
+    /// and container are told), or inside a bare qpress archive. The message names the input
+    /// and the I/O error.
     #[error("{label}: {source}")]
-    Input { label: String, source: io::Error },
-    #[error("{}: {source}", .path.display())]
-    Output { path: PathBuf, source: io::Error },
-    #[error("{}: the target directory must be empty or absent", .0.display())]
-    OutNotEmpty(PathBuf),
-    #[error("{label}: not a physical backup (expected xbstream, qpress or a tar, possibly gzip/zstd-compressed; found {found})")]
-    NotPhysical { label: String, found: String },
-    #[error("{label}: {source}")]
-    Xbstream {
+    Input {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
         label: String,
-        source: XbstreamError,
-    },
-    #[error("{label}: member {member}: {source}")]
-    Qpress {
-        label: String,
-        member: String,
-        source: QpressError,
-    },
-    #[error("{label}: member {member}: {detail}")]
-    QpressLayout {
-        label: String,
-        member: String,
-        detail: String,
-    },
-    #[error("{label}: tar member {member:?}: {source}")]
-    UnsafeTarPath {
-        label: String,
-        member: String,
-        source: PathError,
-    },
-    #[error("{label}: tar{}: {source}", .member.as_ref().map(|m| format!(" member {m}")).unwrap_or_default())]
-    Tar {
-        label: String,
-        member: Option<String>,
+        /// What the input or the decoder reported.
         source: io::Error,
     },
+    /// Something in or of the target cannot be made: `out` cannot be listed or created, its
+    /// free space cannot be queried, or a file or directory in it cannot be created or
+    /// written. The message names the path.
+    #[error("{}: {source}", .path.display())]
+    Output {
+        /// `out`, or the path in it that failed.
+        path: PathBuf,
+        /// What the filesystem reported.
+        source: io::Error,
+    },
+    /// The target directory exists and is not empty; the message names it.
+    #[error("{}: the target directory must be empty or absent", .0.display())]
+    OutNotEmpty(PathBuf),
+    /// The decompressed input starts with neither the xbstream nor the qpress magic, nor with
+    /// a tar header; the message names the input and what it starts with.
+    #[error("{label}: not a physical backup (expected xbstream, qpress or a tar, possibly gzip/zstd-compressed; found {found})")]
+    NotPhysical {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// The first bytes (up to 8, in hex) and the outer compression when there is one, or
+        /// `an empty input`.
+        found: String,
+    },
+    /// The xbstream cannot be read or breaks its rules (a bad chunk, a CRC mismatch, an
+    /// unsafe path, a member left unfinished …); the message names the input, then the
+    /// [`XbstreamError`], which names the chunk's offset and member where it knows them.
+    #[error("{label}: {source}")]
+    Xbstream {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// What the chunk reader or the reassembly rules reported.
+        source: XbstreamError,
+    },
+    /// The qpress data of a bare qpress archive or of a `.qp` xbstream member is damaged or
+    /// cannot be decoded; the message names the input, the member and the fault.
+    #[error("{label}: member {member}: {source}")]
+    Qpress {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// The xbstream member path; for a bare qpress archive, the file being read (`-`
+        /// outside any file).
+        member: String,
+        /// What the qpress parser or the QuickLZ decoder reported.
+        source: QpressError,
+    },
+    /// A `.qp` xbstream member is not a single-file qpress archive: it holds directory
+    /// records, more than one file record, or none. The message names the input, the member
+    /// and what it holds.
+    #[error("{label}: member {member}: {detail}")]
+    QpressLayout {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// The xbstream member path.
+        member: String,
+        /// What the qpress stream holds instead of one file.
+        detail: String,
+    },
+    /// A tar member's name breaks a [`safe_path`](crate::safe_path) rule (absolute, `..`,
+    /// NUL, too long …); nothing is written for it. The message names the input, the member
+    /// and the rule.
+    #[error("{label}: tar member {member:?}: {source}")]
+    UnsafeTarPath {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// The member's name for messages (lossy UTF-8, control bytes escaped).
+        member: String,
+        /// The rule the name breaks.
+        source: PathError,
+    },
+    /// The tar cannot be read to its end: a bad header, a read or decompression error, or a
+    /// member cut short. The message names the input, and the member when the failure is
+    /// inside one.
+    #[error("{label}: tar{}: {source}", .member.as_ref().map(|m| format!(" member {m}")).unwrap_or_default())]
+    Tar {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
+        label: String,
+        /// The member being copied; `None` when a header could not be read.
+        member: Option<String>,
+        /// What the tar parser, the input or the decoder reported.
+        source: io::Error,
+    },
+    /// A member unpacks to a path that an earlier member already created (files are created
+    /// with `O_EXCL`, never overwritten); the message names the input, the member and the
+    /// path.
     #[error("{label}: member {member} unpacks to {}, which another member already wrote", .path.display())]
     Duplicate {
+        /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
         label: String,
+        /// The second member, for messages.
         member: String,
+        /// Where it unpacks to, relative to `out`.
         path: PathBuf,
     },
+    /// Free space on the target fell below what is needed: before unpacking (see
+    /// [`unpack_file`]), before a tar member, or at a check every 64 MiB written for
+    /// xbstream and qpress. The message names the directory, both numbers and the member
+    /// about to be written, if any.
     #[error("not enough free space in {}: {available} bytes available, {needed} needed{}", .dir.display(), .member.as_ref().map(|m| format!(" (before {m})")).unwrap_or_default())]
     NoSpace {
+        /// The target directory (`out`).
         dir: PathBuf,
+        /// Bytes that had to be free: the [`space_needed`] estimate before unpacking, the
+        /// tar member's size, or 0 while streaming, plus [`UnpackOptions::space_margin`].
         needed: u64,
+        /// Bytes free for an unprivileged user ([`available_space`]).
         available: u64,
+        /// The member about to be written; `None` for the check before unpacking.
         member: Option<String>,
     },
     /// The decoding pipeline stopped. Internal: the writer's own error is always reported

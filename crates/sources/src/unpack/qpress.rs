@@ -36,8 +36,11 @@ use std::path::PathBuf;
 use super::quicklz::{self, QuickLzError};
 use crate::safe_path::{self, PathError};
 
+/// The first eight bytes of a qpress archive; the chunk size (u64 little-endian) follows.
 pub const MAGIC: &[u8; 8] = b"qpress10";
+/// The tag that opens each data block of a file.
 pub const BLOCK_TAG: &[u8; 8] = b"NEWBNEWB";
+/// The tag of a file's trailer, after its last block (a u64 recovery field follows).
 pub const END_TAG: &[u8; 8] = b"ENDSENDS";
 /// Largest chunk size accepted (qpress's decompressor refuses more).
 pub const MAX_CHUNK_SIZE: u64 = 512 << 20;
@@ -47,44 +50,106 @@ pub const PACKET_OVERHEAD: usize = 400;
 /// Why a qpress stream was refused. `offset` is where the offending record (or block) starts.
 #[derive(Debug, thiserror::Error)]
 pub enum QpressError {
+    /// The stream does not start with [`MAGIC`].
     #[error("not a qpress archive (no `qpress10` at offset {offset})")]
-    Magic { offset: u64 },
+    Magic {
+        /// Where the header starts.
+        offset: u64,
+    },
+    /// [`Parser::finish`] was called with nothing fed: an empty input is not an archive.
     #[error("empty qpress stream")]
     Empty,
+    /// The header's chunk size is 0 or above [`MAX_CHUNK_SIZE`].
     #[error("qpress chunk size {size} at offset {offset} (1 byte to 512 MiB accepted)")]
-    ChunkSize { offset: u64, size: u64 },
+    ChunkSize {
+        /// Where the header starts.
+        offset: u64,
+        /// The chunk size as stored, in bytes.
+        size: u64,
+    },
+    /// The stream ends inside a record ([`Parser::finish`]).
     #[error("qpress stream cut short inside {what} starting at offset {offset}")]
-    Truncated { offset: u64, what: &'static str },
+    Truncated {
+        /// Where the unfinished record starts.
+        offset: u64,
+        /// The record cut short: the archive header, a file or directory record, a data
+        /// block or a file trailer.
+        what: &'static str,
+    },
+    /// A record starts with a tag not allowed there: not `F`, `D` or `U` between records,
+    /// not `NEWBNEWB` or `ENDSENDS` inside a file.
     #[error("unexpected qpress record {found:?} at offset {offset} (expected {expected})")]
     Tag {
+        /// Where the tag starts.
         offset: u64,
+        /// The tag bytes as read (lossy UTF-8, control bytes escaped).
         found: String,
+        /// The tags allowed there, for the message.
         expected: &'static str,
     },
+    /// An `F` or `D` name breaks a [`safe_path::file_name`] rule, or the path joined from the
+    /// open directories is longer than [`MAX_PATH_BYTES`](safe_path::MAX_PATH_BYTES).
     #[error("qpress name at offset {offset}: {source}")]
-    Name { offset: u64, source: PathError },
+    Name {
+        /// Where the record starts.
+        offset: u64,
+        /// The rule the name or the joined path breaks.
+        source: PathError,
+    },
+    /// A name length is over [`MAX_COMPONENT_BYTES`](safe_path::MAX_COMPONENT_BYTES); refused
+    /// before the name is read.
     #[error("qpress name of {len} bytes at offset {offset}")]
-    NameLength { offset: u64, len: u32 },
+    NameLength {
+        /// Where the record starts.
+        offset: u64,
+        /// The name length as stored, in bytes.
+        len: u32,
+    },
+    /// The byte after a name is not `0x00`.
     #[error("qpress name at offset {offset} is not NUL-terminated")]
-    NameTerminator { offset: u64 },
+    NameTerminator {
+        /// Where the record starts.
+        offset: u64,
+    },
+    /// A `U` record with no directory left to leave.
     #[error("qpress `U` record at offset {offset} outside any directory")]
-    UpAtRoot { offset: u64 },
+    UpAtRoot {
+        /// Where the record starts.
+        offset: u64,
+    },
+    /// A block's packet does not give the Adler-32 stored before it ([`Block::decode`]).
     #[error(
         "qpress block at offset {offset}: Adler-32 mismatch (stored {stored:#010x}, computed {computed:#010x})"
     )]
     Adler {
+        /// Where the block's `NEWBNEWB` starts.
         offset: u64,
+        /// The Adler-32 in the block.
         stored: u32,
+        /// The Adler-32 of the packet as read.
         computed: u32,
     },
+    /// A packet's header says it is longer than the chunk size plus [`PACKET_OVERHEAD`];
+    /// refused before anything is allocated for it.
     #[error("qpress block at offset {offset}: packet of {size} bytes exceeds chunk size {chunk_size} + {PACKET_OVERHEAD}")]
     PacketSize {
+        /// Where the block's `NEWBNEWB` starts.
         offset: u64,
+        /// The packet's compressed size from its QuickLZ header, in bytes.
         size: usize,
+        /// The archive's chunk size, in bytes.
         chunk_size: u64,
     },
+    /// A packet cannot be decompressed: its QuickLZ header or data is corrupt, or it
+    /// decompresses to more than the chunk size.
     #[error("qpress block at offset {offset}: {source}")]
-    Packet { offset: u64, source: QuickLzError },
+    Packet {
+        /// Where the block's `NEWBNEWB` starts.
+        offset: u64,
+        /// What the QuickLZ decoder reported.
+        source: QuickLzError,
+    },
+    /// Reading the underlying stream failed ([`Reader`] only; the parser reads nothing).
     #[error("reading the qpress stream: {0}")]
     Io(#[from] io::Error),
 }
@@ -93,13 +158,24 @@ pub enum QpressError {
 #[derive(Debug)]
 pub enum Event {
     /// `D`: a directory entered; `path` includes the enclosing directories.
-    DirDown { path: PathBuf, offset: u64 },
+    DirDown {
+        /// The directory's path from the archive root, validated.
+        path: PathBuf,
+        /// Where the `D` record starts.
+        offset: u64,
+    },
     /// `U`: the current directory left.
-    DirUp { offset: u64 },
+    DirUp {
+        /// Where the `U` record starts.
+        offset: u64,
+    },
     /// `F`: a file starts. `name` is the raw name of the record, `path` the joined path.
     File {
+        /// The record's name: one validated path component, as stored.
         name: Vec<u8>,
+        /// The open directories joined with `name`.
         path: PathBuf,
+        /// Where the `F` record starts.
         offset: u64,
     },
     /// One compressed data block of the current file.
@@ -113,7 +189,9 @@ pub enum Event {
 pub struct Block {
     /// Offset of `NEWBNEWB`, in the caller's coordinates.
     pub offset: u64,
+    /// The Adler-32 stored before the packet; checked by [`decode`](Self::decode).
     pub adler32: u32,
+    /// The QuickLZ packet as stored (its header included), still compressed.
     pub packet: Vec<u8>,
     /// The archive's chunk size: no packet decompresses to more.
     pub max_size: usize,
@@ -201,6 +279,7 @@ impl Default for Parser {
 }
 
 impl Parser {
+    /// A parser waiting for the archive header at the first byte fed.
     pub fn new() -> Self {
         Parser {
             state: State::Header,
@@ -432,14 +511,20 @@ fn tag_text(bytes: &[u8]) -> String {
 /// What [`Reader`] yields.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Item {
+    /// `D`: a directory entered, by its path from the archive root.
     DirDown(PathBuf),
+    /// `U`: the current directory left.
     DirUp,
+    /// `F`: a file starts; its bytes follow as [`Data`](Self::Data) items.
     File {
+        /// The record's name: one validated path component, as stored.
         name: Vec<u8>,
+        /// The open directories joined with `name`.
         path: PathBuf,
     },
     /// Decompressed bytes of the current file (one block).
     Data(Vec<u8>),
+    /// The current file's trailer: it has no more data.
     FileEnd,
 }
 
@@ -455,6 +540,7 @@ pub struct Reader<R> {
 }
 
 impl<R: Read> Reader<R> {
+    /// Decodes the archive read from `inner`, whose first byte is the archive header.
     pub fn new(inner: R) -> Self {
         Reader {
             inner,
@@ -538,14 +624,18 @@ impl<W: Write> Writer<W> {
         self.inner.write_all(&[0])
     }
 
+    /// Starts a file named `name` (an `F` record); its blocks and [`end_file`](Self::end_file)
+    /// follow.
     pub fn file(&mut self, name: &[u8]) -> io::Result<()> {
         self.name(b'F', name)
     }
 
+    /// Enters directory `name` (a `D` record).
     pub fn dir(&mut self, name: &[u8]) -> io::Result<()> {
         self.name(b'D', name)
     }
 
+    /// Leaves the current directory (a `U` record).
     pub fn up(&mut self) -> io::Result<()> {
         self.inner.write_all(b"U")
     }
@@ -559,6 +649,7 @@ impl<W: Write> Writer<W> {
         self.inner.write_all(packet)
     }
 
+    /// Ends the current file: `ENDSENDS` and a recovery field of 0.
     pub fn end_file(&mut self) -> io::Result<()> {
         self.inner.write_all(END_TAG)?;
         self.inner.write_all(&0u64.to_le_bytes())
@@ -579,6 +670,7 @@ impl<W: Write> Writer<W> {
         self.end_file()
     }
 
+    /// The underlying writer, holding everything written so far.
     pub fn into_inner(self) -> W {
         self.inner
     }

@@ -34,30 +34,62 @@ pub const MAX_HEADER_LEN: usize = 9;
 /// Why a packet was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QuickLzError {
+    /// The packet ends before its header, a literal, a match or a control word does.
     #[error("QuickLZ packet cut short: {needed} bytes needed, {available} present")]
-    Truncated { needed: usize, available: usize },
+    Truncated {
+        /// Bytes the packet would need to hold, counted from its start.
+        needed: usize,
+        /// Bytes it has.
+        available: usize,
+    },
+    /// The flag byte does not have bit 6 set and bit 7 clear.
     #[error("QuickLZ packet with invalid flag byte {0:#04x}")]
     Flags(u8),
+    /// The level bits (2–3) of the flag byte are 0; levels 1, 2 and 3 exist.
     #[error("QuickLZ packet of unknown level {0}")]
     Level(u8),
+    /// The streaming-buffer bits (4–5) are not 0: the packet depends on earlier ones.
     #[error("QuickLZ packet in streaming mode {0} (only non-streaming packets are independent)")]
     StreamingBuffer(u8),
+    /// The packet is not as long as its header says.
     #[error("QuickLZ header says {header} compressed bytes, the packet has {actual}")]
-    SizeMismatch { header: usize, actual: usize },
+    SizeMismatch {
+        /// The compressed size in the header (header included), in bytes.
+        header: usize,
+        /// The length of the packet given, in bytes.
+        actual: usize,
+    },
+    /// The header's decompressed size is over the caller's limit (the qpress chunk size).
     #[error("QuickLZ packet of {size} bytes once decompressed (at most {max} allowed)")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The decompressed size in the header, in bytes.
+        size: usize,
+        /// The caller's limit, in bytes.
+        max: usize,
+    },
+    /// A stored (uncompressed) packet's body is not exactly its decompressed size.
     #[error("stored QuickLZ packet of {compressed} bytes cannot hold {decompressed} bytes")]
     Stored {
+        /// The packet's size in the header (header included), in bytes.
         compressed: usize,
+        /// The decompressed size in the header, in bytes.
         decompressed: usize,
     },
+    /// The packet breaks a decoding rule (a match outside the decoded bytes, too short, or
+    /// past the decompressed size; a compressed size below the header's length).
     #[error("corrupt QuickLZ packet at byte {at}: {what}")]
-    Corrupt { at: usize, what: &'static str },
+    Corrupt {
+        /// Offset in the packet (header included) where decoding stopped.
+        at: usize,
+        /// The rule broken.
+        what: &'static str,
+    },
 }
 
 /// A parsed packet header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The flag byte: level, header length, stored or compressed.
     pub flags: u8,
     /// 1, 2 or 3.
     pub level: u8,
@@ -67,6 +99,7 @@ pub struct Header {
     pub header_len: usize,
     /// Size of the whole packet, header included.
     pub compressed_size: usize,
+    /// Size of the decoded bytes.
     pub decompressed_size: usize,
 }
 
@@ -159,6 +192,7 @@ impl Default for Decoder {
 }
 
 impl Decoder {
+    /// A decoder with its hash tables allocated (50 KiB), ready for any packet.
     pub fn new() -> Self {
         Decoder {
             table1: Box::new([0; TABLE1]),

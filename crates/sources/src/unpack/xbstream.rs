@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use crate::safe_path::{self, PathError};
 
+/// The eight bytes that open every chunk, and so the archive.
 pub const MAGIC: &[u8; 8] = b"XBSTCK01";
 /// Chunk flag: readers may skip a chunk of an unknown type.
 pub const FLAG_IGNORABLE: u8 = 0x01;
@@ -46,44 +47,100 @@ pub const MAX_SPARSE_ENTRIES: u32 = 1 << 20;
 /// Why an xbstream was refused. `offset` is always the archive offset of the chunk.
 #[derive(Debug, thiserror::Error)]
 pub enum XbstreamError {
+    /// Reading the input (or the decoder beneath it) failed.
     #[error("reading the xbstream: {0}")]
     Io(#[from] io::Error),
+    /// A chunk does not start with [`MAGIC`].
     #[error("no xbstream chunk at offset {offset} (magic `XBSTCK01` expected)")]
-    Magic { offset: u64 },
+    Magic {
+        /// Where the chunk was expected to start.
+        offset: u64,
+    },
+    /// The stream ends inside a chunk (its header, sparse map or payload).
     #[error("xbstream cut short inside the chunk at offset {offset}{}", path_suffix(.path))]
-    Truncated { offset: u64, path: Option<String> },
+    Truncated {
+        /// Archive offset of the chunk's magic.
+        offset: u64,
+        /// The member path, for messages, once the header has been read that far; `None`
+        /// when the cut is before or inside the path.
+        path: Option<String>,
+    },
+    /// A chunk's path length is over [`MAX_PATH_LEN`]; refused before the path is read.
     #[error("xbstream chunk at offset {offset}: path of {len} bytes (at most {MAX_PATH_LEN})")]
-    PathTooLong { offset: u64, len: u32 },
+    PathTooLong {
+        /// Archive offset of the chunk's magic.
+        offset: u64,
+        /// The path length as stored, in bytes.
+        len: u32,
+    },
+    /// A chunk type other than `P`, `S` or `E`, not flagged [`FLAG_IGNORABLE`].
     #[error("xbstream chunk at offset {offset} for {path}: unknown chunk type {kind:#04x}")]
-    UnknownType { offset: u64, path: String, kind: u8 },
+    UnknownType {
+        /// Archive offset of the chunk's magic.
+        offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
+        path: String,
+        /// The type byte.
+        kind: u8,
+    },
+    /// A `P` or `S` chunk's payload (and sparse map) does not give its stored CRC-32.
     #[error("xbstream chunk at offset {offset} for {path}: CRC-32 mismatch (stored {stored:#010x}, computed {computed:#010x})")]
     Crc {
+        /// Archive offset of the chunk's magic.
         offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
         path: String,
+        /// The CRC-32 in the chunk header.
         stored: u32,
+        /// The CRC-32 of the sparse map and payload as read.
         computed: u32,
     },
+    /// An `S` chunk's sparse map is refused: more than [`MAX_SPARSE_ENTRIES`] entries, its
+    /// lengths do not add up to the payload length, or the chunk would end past 2^64 bytes.
     #[error("xbstream chunk at offset {offset} for {path}: {detail}")]
     Sparse {
+        /// Archive offset of the chunk's magic.
         offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
         path: String,
+        /// Which of those rules is broken, with the numbers.
         detail: String,
     },
+    /// A chunk's member offset is not where the member's previous chunk ended.
     #[error("xbstream chunk at offset {offset} for {path}: out-of-order chunk (file offset {found}, expected {expected})")]
     OutOfOrder {
+        /// Archive offset of the chunk's magic.
         offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
         path: String,
+        /// The member offset where the previous chunk ended (holes included).
         expected: u64,
+        /// The member offset in this chunk's header.
         found: u64,
     },
+    /// A chunk arrives for a member after its `E` chunk.
     #[error("xbstream chunk at offset {offset} for {path}: the member already ended")]
-    AfterEnd { offset: u64, path: String },
+    AfterEnd {
+        /// Archive offset of the chunk's magic.
+        offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
+        path: String,
+    },
+    /// At the end of the stream ([`Tracker::finish`]) a member has had no `E` chunk: the
+    /// archive is truncated.
     #[error("xbstream member {path} has no end-of-file chunk: the archive is truncated")]
-    Unfinished { path: String },
+    Unfinished {
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
+        path: String,
+    },
+    /// A chunk's member path breaks a [`safe_path`] rule (absolute, `..`, NUL …).
     #[error("xbstream chunk at offset {offset}: unsafe member path {path:?}: {source}")]
     UnsafePath {
+        /// Archive offset of the chunk's magic.
         offset: u64,
+        /// The member path, for messages (lossy UTF-8, control bytes escaped).
         path: String,
+        /// The rule the path breaks.
         source: PathError,
     },
 }
@@ -108,6 +165,7 @@ pub enum ChunkType {
 }
 
 impl ChunkType {
+    /// The type byte as stored: `P`, `S`, `E`, or the unknown byte.
     pub fn byte(self) -> u8 {
         match self {
             ChunkType::Payload => b'P',
@@ -121,7 +179,9 @@ impl ChunkType {
 /// One entry of a sparse map: skip `skip` bytes (a hole), then write `len` payload bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SparseEntry {
+    /// Length of the hole before the data, in bytes.
     pub skip: u32,
+    /// Bytes of payload written after the hole.
     pub len: u32,
 }
 
@@ -132,15 +192,19 @@ pub struct ChunkHeader {
     pub archive_offset: u64,
     /// Archive offset of the first payload byte.
     pub payload_offset: u64,
+    /// The flag byte; [`FLAG_IGNORABLE`] is the only flag defined.
     pub flags: u8,
+    /// The type, from the type byte.
     pub kind: ChunkType,
     /// The raw member path.
     pub path: Vec<u8>,
+    /// Length of the payload in bytes, sparse map excluded (0 for `E`).
     pub payload_len: u64,
     /// Offset in the member of the chunk's first byte (0 for `E`).
     pub offset: u64,
     /// Stored CRC-32 (0 for `E`).
     pub crc: u32,
+    /// The sparse map of an `S` chunk, in order; empty for other types.
     pub sparse: Vec<SparseEntry>,
 }
 
@@ -160,7 +224,9 @@ impl ChunkHeader {
 /// A chunk with its whole payload (CRC checked).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
+    /// Type, member path, offsets, stored CRC and sparse map.
     pub header: ChunkHeader,
+    /// The payload bytes (for `S`, without the holes; empty for `E`).
     pub payload: Vec<u8>,
 }
 
@@ -182,6 +248,7 @@ pub struct Reader<R> {
 }
 
 impl<R: Read> Reader<R> {
+    /// Reads chunks from `inner`, whose first byte is archive offset 0 (a chunk's magic).
     pub fn new(inner: R) -> Self {
         Reader {
             inner,
@@ -445,12 +512,18 @@ struct Member {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Tracked {
     /// A chunk of member `index`; `new` the first chunk of that member.
-    Member { index: usize, new: bool },
+    Member {
+        /// The member's number, in order of first appearance (see [`Tracker::path`]).
+        index: usize,
+        /// The chunk is the member's first.
+        new: bool,
+    },
     /// An ignorable chunk of unknown type: skip it.
     Ignored,
 }
 
 impl Tracker {
+    /// A tracker that has seen no member yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -465,6 +538,7 @@ impl Tracker {
         self.members.len()
     }
 
+    /// True when no member has been seen.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
@@ -535,6 +609,7 @@ pub struct Writer<W> {
 }
 
 impl<W: Write> Writer<W> {
+    /// Writes chunks to `inner`, counting positions from 0.
     pub fn new(inner: W) -> Self {
         Writer { inner, position: 0 }
     }
@@ -617,6 +692,7 @@ impl<W: Write> Writer<W> {
         self.end(path)
     }
 
+    /// The underlying writer, holding everything written so far.
     pub fn into_inner(self) -> W {
         self.inner
     }
