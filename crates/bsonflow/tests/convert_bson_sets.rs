@@ -16,7 +16,8 @@ fn sample_dump_becomes_the_atlas_layout() {
     let o = convert(&sample, &dest, &["--shard-name", "atlas-abc123-shard-0"]);
     assert_status(&o, 0);
 
-    // Exactly these files: data files of non-empty collections, metadata everywhere.
+    // Exactly these files: the run marker, data files of non-empty collections, metadata
+    // everywhere (and `.complete`, which `tree` leaves out).
     let files: Vec<String> = tree(&dest)
         .keys()
         .map(|p| p.to_string_lossy().into_owned())
@@ -24,6 +25,7 @@ fn sample_dump_becomes_the_atlas_layout() {
     assert_eq!(
         files,
         [
+            ".bsonflow-export",
             "shop/customers/atlas-abc123-shard-0.0.json.gz",
             "shop/customers/metadata.json",
             "shop/empty/metadata.json",

@@ -78,7 +78,7 @@ fn varied_document(i: u32, all_types: bool) -> Document {
         "uuid": Binary { subtype: BinarySubtype::Uuid, bytes: [i as u8; 16].to_vec() },
         "nested": {
             "list": [n, "two", { "three": 3.5 }, [], { }],
-            "flag": i % 2 == 0,
+            "flag": i.is_multiple_of(2),
             "nothing": null,
         },
         "re": regex("^item.*\\d+$", "im"),

@@ -684,7 +684,7 @@ fn fuzz_packets_and_archives() {
             let at = (rng.next() as usize) % bad.len();
             bad[at] = rng.next() as u8;
         }
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             bad.truncate((rng.next() as usize) % bad.len());
         }
         let _ = read_all(&bad);

@@ -158,7 +158,7 @@ impl CheckpointCookie {
 
 /// Hex text (two characters per byte) to bytes.
 pub fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", hex.len()));
     }
     hex.as_bytes()
