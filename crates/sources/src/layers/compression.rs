@@ -49,27 +49,31 @@ impl Compression {
 /// A reader of decompressed bytes.
 pub type DynRead = Box<dyn Read + Send>;
 
-/// The decoder of one [`Compression`] over a buffered reader: the one place where a stream
-/// told by its first bytes gets its decoder (whole inputs, and members inside a tar).
-pub enum Decoder<R: BufRead> {
+/// The decoder of one [`Compression`] over a reader: the one place where a stream told by its
+/// first bytes gets its decoder (whole inputs, and members inside a tar). A plain stream is
+/// read as it is, without a copy through a buffer; the decoders read through one.
+pub enum Decoder<R: Read> {
     /// Not compressed: the bytes as they are.
     Plain(R),
     /// gzip, every member of a multi-member stream (boxed, like zstd: their state is large).
-    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<BufReader<R>>>),
     /// zstd, with long-distance windows up to 2 GiB.
-    Zstd(Box<zstd::stream::read::Decoder<'static, R>>),
+    Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<R>>>),
 }
 
-impl<R: BufRead> Decoder<R> {
-    /// The decoder of `kind` over `reader`.
-    pub fn new(kind: Compression, reader: R) -> io::Result<Self> {
+impl<R: Read> Decoder<R> {
+    /// The decoder of `kind` over `reader`; a compressed stream is read through a buffer of
+    /// `buffer` bytes.
+    pub fn new(kind: Compression, reader: R, buffer: usize) -> io::Result<Self> {
         Ok(match kind {
             Compression::None => Decoder::Plain(reader),
             Compression::Gzip => {
-                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+                let buffered = BufReader::with_capacity(buffer, reader);
+                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
             }
             Compression::Zstd => {
-                let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
+                let buffered = BufReader::with_capacity(buffer, reader);
+                let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)?;
                 // Long-distance windows up to 2 GiB (`zstd --long=31`): refusing them would
                 // fail on valid archives.
                 decoder.window_log_max(31)?;
@@ -79,7 +83,7 @@ impl<R: BufRead> Decoder<R> {
     }
 }
 
-impl<R: BufRead> Read for Decoder<R> {
+impl<R: Read> Read for Decoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Decoder::Plain(r) => r.read(buf),
@@ -90,18 +94,18 @@ impl<R: BufRead> Read for Decoder<R> {
 }
 
 /// A stream whose first bytes were read to tell its compression, put back in front.
-pub type Sniffed<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
+pub type Sniffed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 
 /// Looks at the first bytes of `reader` and returns the compression found with a decoder of
-/// the stream, reading through a buffer of `buffer` bytes.
+/// the stream; a compressed stream is read through a buffer of `buffer` bytes.
 pub fn sniff_decoder<R: Read>(
     mut reader: R,
     buffer: usize,
 ) -> io::Result<(Compression, Decoder<Sniffed<R>>)> {
     let head = read_prefix(&mut reader, 4)?;
     let kind = Compression::sniff(&head);
-    let buffered = BufReader::with_capacity(buffer, io::Cursor::new(head).chain(reader));
-    Ok((kind, Decoder::new(kind, buffered)?))
+    let sniffed = io::Cursor::new(head).chain(reader);
+    Ok((kind, Decoder::new(kind, sniffed, buffer)?))
 }
 
 /// Looks at the first bytes of `reader` and returns the compression found with a reader of
