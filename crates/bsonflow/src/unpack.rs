@@ -8,7 +8,26 @@ use crate::physical;
 
 pub fn run(args: UnpackArgs) -> Result<u8> {
     let threads = args.threads.map(|t| t as usize).unwrap_or(0);
-    let report = physical::unpack_into(&args.input, &args.out, threads, args.quiet)?;
+    // Only a new or empty folder is unpacked into; what a failed unpack wrote there is
+    // removed, so that no file that failed its check is left looking finished.
+    let ours = std::fs::read_dir(&args.out).map_or(true, |mut d| d.next().is_none());
+    let report = match physical::unpack_into(&args.input, &args.out, threads, args.quiet) {
+        Ok(report) => report,
+        Err(e) if ours && args.out.exists() => {
+            let removed = remove_contents(&args.out);
+            return Err(e.context(match removed {
+                Ok(()) => format!(
+                    "nothing is left in {}: what was unpacked before the failure was removed",
+                    args.out.display()
+                ),
+                Err(r) => format!(
+                    "removing what was unpacked into {} failed too: {r}",
+                    args.out.display()
+                ),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
     println!(
         "bsonflow: unpacked {} ({}) into {}",
         args.input.display(),
@@ -40,4 +59,17 @@ pub fn run(args: UnpackArgs) -> Result<u8> {
         println!("  warning: {w}");
     }
     Ok(crate::summary::EXIT_OK)
+}
+
+/// Removes everything inside `dir`, keeping `dir`.
+fn remove_contents(dir: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }

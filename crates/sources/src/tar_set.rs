@@ -112,6 +112,7 @@ use bsonflow_model::{
 use crate::compression::{self, Compression, CountingReader};
 use crate::detect::is_tar_header;
 use crate::input::{Input, Locator, PackedInput, Ticker};
+use crate::layers::tar_end::{self, AfterEnd};
 use crate::layout::{self, SetEntry};
 use member::{Exact, PumpError};
 use order::{certainly_next, Part};
@@ -227,14 +228,26 @@ fn read_tar<R: Read + Send + 'static, S: DocumentSink>(
     };
     let mut tar = tar::Archive::new(io::Cursor::new(head).chain(counted));
     let result = run.read_members(&mut tar, &tar_pos).and_then(|()| {
-        // Read to the very end: the end-of-archive blocks are followed by padding, and only
-        // the end of a gzip stream checks its CRC.
+        // Read to the very end: the end-of-archive block is followed by zero padding and
+        // nothing else, and only the end of a gzip stream checks its CRC.
         let mut rest = tar.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(|source| TarError::Trailer {
-            archive: archive.clone(),
-            pos: locator.at(tar_pos.load(Ordering::Relaxed)),
-            source,
-        })?;
+        let end = tar_pos.load(Ordering::Relaxed);
+        match tar_end::check_after_end(&mut rest) {
+            Ok(AfterEnd::Zeros(_)) => {}
+            Ok(AfterEnd::Data(at)) => {
+                return Err(TarError::AfterEnd {
+                    archive: archive.clone(),
+                    pos: locator.at(end + at),
+                })
+            }
+            Err(source) => {
+                return Err(TarError::Trailer {
+                    archive: archive.clone(),
+                    pos: locator.at(tar_pos.load(Ordering::Relaxed)),
+                    source,
+                })
+            }
+        }
         run.finalize()
     });
     run.ticker.tick();

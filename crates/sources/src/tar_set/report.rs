@@ -170,6 +170,16 @@ pub enum TarError {
         /// The end of the decompressed stream.
         pos: StreamPosition,
     },
+    /// Bytes other than zero padding follow the tar's end-of-archive marker: members after
+    /// an early marker (two tars concatenated, a damaged block) would be lost. The message
+    /// names the archive and the position of the first such byte.
+    #[error("{archive}: data after the tar's end-of-archive marker, at {pos}: whatever follows would be lost (two tars concatenated, or a damaged block?)")]
+    AfterEnd {
+        /// The archive's name.
+        archive: Arc<str>,
+        /// Where the first byte that is not zero padding is.
+        pos: StreamPosition,
+    },
     /// Reading past the end-of-archive blocks failed, typically a gzip trailer whose CRC or
     /// length does not match; the message names the archive and the position.
     #[error("{archive}: after the end of the tar, at {pos}: {source}")]
@@ -346,7 +356,8 @@ impl TarError {
             | TarError::Truncated { .. }
             | TarError::Metadata { .. }
             | TarError::MetadataTooLarge { .. }
-            | TarError::Empty { .. } => FailureKind::Corrupt,
+            | TarError::Empty { .. }
+            | TarError::AfterEnd { .. } => FailureKind::Corrupt,
             TarError::Duplicate { .. } => FailureKind::Namespace,
             TarError::Unsupported { .. } => FailureKind::Unsupported,
             // The sink recorded its own failure first; this one only stands in for it.

@@ -3,24 +3,33 @@
 
 use std::io::{self, Read, Write};
 
+use std::sync::atomic::Ordering;
+
 use super::pipeline::{OutDir, SpaceGuard, Stats};
 use super::{Ctx, SkippedMember, UnpackError};
+use crate::compression::CountingReader;
+use crate::layers::tar_end::{self, AfterEnd};
 use crate::safe_path::{self, PathError};
 
 pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, UnpackError> {
     let label = ctx.label.clone();
-    let tar_err = |member: Option<&str>, source| UnpackError::Tar {
+    let counted = CountingReader::new(input);
+    let tar_pos = counted.position();
+    let at = |ctx: &Ctx| ctx.at(tar_pos.load(Ordering::Relaxed));
+    let tar_err = |ctx: &Ctx, member: Option<&str>, source| UnpackError::Tar {
         label: label.clone(),
         member: member.map(str::to_string),
+        pos: at(ctx),
         source,
     };
     let mut dir = OutDir::new(ctx.out);
     let mut guard = SpaceGuard::new(ctx.out, ctx.options);
     let mut stats = Stats::default();
     let mut buf = vec![0u8; 1 << 20];
-    let mut archive = tar::Archive::new(input);
-    for entry in archive.entries().map_err(|e| tar_err(None, e))? {
-        let mut entry = entry.map_err(|e| tar_err(None, e))?;
+    let mut archive = tar::Archive::new(counted);
+    let entries = archive.entries().map_err(|e| tar_err(ctx, None, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| tar_err(ctx, None, e))?;
         let raw = entry.path_bytes().into_owned();
         let member = safe_path::display(&raw);
         let kind = entry.header().entry_type();
@@ -55,7 +64,7 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(tar_err(Some(&member), e)),
+                    Err(e) => return Err(tar_err(ctx, Some(&member), e)),
                 };
                 file.write_all(&buf[..n])
                     .map_err(|source| UnpackError::Output {
@@ -66,6 +75,7 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
             }
             if copied != size {
                 return Err(tar_err(
+                    ctx,
                     Some(&member),
                     io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -111,7 +121,23 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
         }
     }
     stats.directories = dir.directories;
-    Ok(stats)
+    // Read to the true end: zero padding only, and a compressed stream's trailer checked.
+    let mut rest = archive.into_inner();
+    let end = tar_pos.load(Ordering::Relaxed);
+    match tar_end::check_after_end(&mut rest) {
+        Ok(AfterEnd::Zeros(_)) => Ok(stats),
+        Ok(AfterEnd::Data(offset)) => Err(UnpackError::Tar {
+            label,
+            member: None,
+            pos: ctx.at(end + offset),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "data after the tar's end-of-archive marker: whatever follows would be lost \
+                 (two tars concatenated, or a damaged block?)",
+            ),
+        }),
+        Err(source) => Err(tar_err(ctx, None, source)),
+    }
 }
 
 /// A tar entry whose bytes are a regular file.

@@ -84,6 +84,7 @@ use std::time::{Duration, Instant};
 use bsonflow_model::Progress;
 
 use crate::compression::{self, Compression, ReadAhead};
+use crate::input::StreamPosition;
 use crate::safe_path::PathError;
 
 mod from_qpress;
@@ -310,15 +311,19 @@ pub enum UnpackError {
         /// The rule the name breaks.
         source: PathError,
     },
-    /// The tar cannot be read to its end: a bad header, a read or decompression error, or a
-    /// member cut short. The message names the input, and the member when the failure is
-    /// inside one.
-    #[error("{label}: tar{}: {source}", .member.as_ref().map(|m| format!(" member {m}")).unwrap_or_default())]
+    /// The tar cannot be read to its end: a bad header, a read or decompression error, a
+    /// member cut short, a damaged gzip or zstd trailer, or data after the end-of-archive
+    /// marker. The message names the input, the member when the failure is inside one, and
+    /// the position.
+    #[error("{label}: tar{}: {source} (at {pos})", .member.as_ref().map(|m| format!(" member {m}")).unwrap_or_default())]
     Tar {
         /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
         label: String,
         /// The member being copied; `None` when a header could not be read.
         member: Option<String>,
+        /// How far the tar stream had been read: offset in the decompressed stream, and raw
+        /// bytes read for a compressed input.
+        pos: StreamPosition,
         /// What the tar parser, the input or the decoder reported.
         source: io::Error,
     },
@@ -522,6 +527,18 @@ struct Ctx<'a> {
     options: &'a UnpackOptions,
     warnings: Vec<String>,
     skipped: Vec<SkippedMember>,
+    /// Raw bytes read from the input, when it is compressed (for positions in messages).
+    compressed: Option<Arc<AtomicU64>>,
+}
+
+impl Ctx<'_> {
+    /// The position of `offset` of the decompressed stream, with the raw bytes read so far.
+    fn at(&self, offset: u64) -> StreamPosition {
+        StreamPosition {
+            offset,
+            compressed: self.compressed.as_ref().map(|c| c.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 fn run(
@@ -551,6 +568,7 @@ fn run(
         options,
         warnings: Vec::new(),
         skipped: Vec::new(),
+        compressed: (compression != Compression::None).then(|| Arc::clone(&bytes)),
     };
     let format;
     let stats;
