@@ -12,6 +12,7 @@ use bsonflow_model::{Namespace, NamespaceFilter, NamespacePattern, Progress, Rea
 use bsonflow_sources::detect::{self, InputKind};
 use bsonflow_sources::folder::{self, BsonSet};
 use bsonflow_sources::input::Input;
+use bsonflow_sources::layers::compression::Compression;
 use bsonflow_sources::{mongodump_archive, tar_set};
 use bsonflow_wiredtiger::DataDir;
 
@@ -31,14 +32,7 @@ enum Opened {
 /// Detect → open → build the exporter → read → finish → print.
 pub fn run(args: ConvertArgs) -> Result<u8> {
     let started = Instant::now();
-    let kind = match detect::detect(&args.input) {
-        // The user said the file is one collection's BSON: read it as such, so that damage
-        // at its very start is reported with its offset like any other.
-        Err(detect::DetectError::Unknown { .. }) if args.ns.is_some() || args.db.is_some() => {
-            InputKind::BsonFile(bsonflow_sources::layers::compression::Compression::None)
-        }
-        other => other?,
-    };
+    let kind = detect_kind(&args)?;
     let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -50,33 +44,11 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         .build_global();
     let marker = build_marker(&args)?;
     let description = format!("{} ({})", args.input.display(), kind.describe());
-
-    // Physical backups are unpacked first; the scratch folder lives until the end.
-    let mut scratch = None;
-    let mut unpacked = None;
-    let opened = match &kind {
-        InputKind::BsonFolder => Opened::Set(folder::scan(&args.input)?),
-        InputKind::BsonFile(_) => {
-            let ns = single_file_namespace(&args.input, args.ns.as_deref(), args.db.as_deref())?;
-            Opened::Set(BsonSet::single_file(&args.input, ns)?)
-        }
-        InputKind::MongodumpArchive(_) => Opened::Archive(Input::open(&args.input)?),
-        InputKind::BsonTar(_) => Opened::Tar(Input::open(&args.input)?),
-        InputKind::DataDirectory => Opened::DataDir(DataDir::open(&args.input)?),
-        InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
-            let s = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
-            let report = physical::unpack_into(&args.input, &s.path, threads, args.quiet)?;
-            unpacked = Some(physical::describe_unpack(
-                &report,
-                &s.path,
-                args.keep_scratch,
-            ));
-            let dir = DataDir::open(&physical::data_dir_root(&s.path))?;
-            scratch = Some(s);
-            Opened::DataDir(dir)
-        }
-        InputKind::UnsupportedDataDirectory(why) => bail!("{}: {why}", args.input.display()),
-    };
+    let Prepared {
+        opened,
+        scratch,
+        unpacked,
+    } = open(&args, &kind, threads)?;
     // A data directory names its replica set: the default shard name.
     let replica_set = match &opened {
         Opened::DataDir(dir) => dir.replica_set_name().ok().flatten(),
@@ -95,13 +67,12 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
 
     let progress = Arc::new(Progress::new());
     let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
+    let (sink, options) = (&exporter, &read_options);
     let mut report = match opened {
-        Opened::Set(set) => set.read_into(&exporter, &progress, &read_options),
-        Opened::Tar(input) => tar_set::read_into(input, &exporter, &progress, &read_options),
-        Opened::Archive(input) => {
-            mongodump_archive::read_into(input, &exporter, &progress, &read_options)
-        }
-        Opened::DataDir(dir) => dir.read_into(&exporter, &progress, &read_options),
+        Opened::Set(set) => set.read_into(sink, &progress, options),
+        Opened::Tar(input) => tar_set::read_into(input, sink, &progress, options),
+        Opened::Archive(input) => mongodump_archive::read_into(input, sink, &progress, options),
+        Opened::DataDir(dir) => dir.read_into(sink, &progress, options),
     };
     drop(bar);
     report.notes.splice(0..0, unpacked);
@@ -110,6 +81,58 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
     drop(scratch);
     summary::print(&summary, &description, started.elapsed(), &args.out);
     Ok(summary::exit_code(&summary))
+}
+
+/// What the input is; a file the user named as one collection's BSON (`--ns`, `--db`) is
+/// read as such even when its first bytes say nothing, so that damage at its very start is
+/// reported with its offset like any other.
+fn detect_kind(args: &ConvertArgs) -> Result<InputKind> {
+    match detect::detect(&args.input) {
+        Err(detect::DetectError::Unknown { .. }) if args.ns.is_some() || args.db.is_some() => {
+            Ok(InputKind::BsonFile(Compression::None))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The input opened for its reader, with the scratch folder of a physical backup (it lives
+/// until the end of the run) and what unpacking it did.
+struct Prepared {
+    opened: Opened,
+    scratch: Option<Scratch>,
+    unpacked: Option<String>,
+}
+
+/// Opens the input of `kind`; a physical backup is unpacked into a scratch folder first.
+fn open(args: &ConvertArgs, kind: &InputKind, threads: usize) -> Result<Prepared> {
+    let input = &args.input;
+    let opened = match kind {
+        InputKind::BsonFolder => Opened::Set(folder::scan(input)?),
+        InputKind::BsonFile(_) => {
+            let ns = single_file_namespace(input, args.ns.as_deref(), args.db.as_deref())?;
+            Opened::Set(BsonSet::single_file(input, ns)?)
+        }
+        InputKind::MongodumpArchive(_) => Opened::Archive(Input::open(input)?),
+        InputKind::BsonTar(_) => Opened::Tar(Input::open(input)?),
+        InputKind::DataDirectory => Opened::DataDir(DataDir::open(input)?),
+        InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
+            let s = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
+            let report = physical::unpack_into(input, &s.path, threads, args.quiet)?;
+            let unpacked = physical::describe_unpack(&report, &s.path, args.keep_scratch);
+            let dir = DataDir::open(&physical::data_dir_root(&s.path))?;
+            return Ok(Prepared {
+                opened: Opened::DataDir(dir),
+                scratch: Some(s),
+                unpacked: Some(unpacked),
+            });
+        }
+        InputKind::UnsupportedDataDirectory(why) => bail!("{}: {why}", input.display()),
+    };
+    Ok(Prepared {
+        opened,
+        scratch: None,
+        unpacked: None,
+    })
 }
 
 /// The exporter's settings from the command line.
