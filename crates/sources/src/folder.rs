@@ -1,15 +1,16 @@
-//! BSON sets on disk: a mongodump folder, the folder of one database, an unpacked ApsaraDB
-//! cloud BSON download, or one loose `.bson` file.
+//! BSON sets in a folder: a mongodump folder, the folder of one database, an unpacked
+//! ApsaraDB cloud BSON download, or one loose `.bson` file.
 //!
-//! [`scan`] walks the folder once and groups what it finds by namespace ([`BsonSet`]);
-//! [`BsonSet::read_into`] then reads the collections in parallel (rayon), each on one thread: files that
-//! are not compressed are memory-mapped and framed in place, `.gz`/`.zst` files (told by
-//! their bytes) are streamed through their decoder.
+//! [`scan`] (or [`scan_store`] for any [`Store`]) lists the files once and groups them by
+//! namespace ([`BsonSet`]); [`BsonSet::read_into`] then reads the collections in parallel
+//! (rayon), each on one thread: files that are not compressed are memory-mapped and framed
+//! in place when the store is local, `.gz`/`.zst` files (told by their bytes) and files of a
+//! store that can only stream are read through their decoder.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Ignored,
@@ -20,6 +21,7 @@ use rayon::prelude::*;
 use crate::bson_stream::{self, StreamError, StreamStats};
 use crate::compression::{self, Compression};
 use crate::layout::{self, SetEntry};
+use crate::store::{LocalFolder, Store};
 
 /// One collection of a BSON set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,11 +34,15 @@ pub struct CollectionFiles {
     /// The data files in the order their documents are read: one for mongodump, the parts in
     /// `(N, M)` order for a cloud download.
     pub data: Vec<PathBuf>,
+    /// Total size of the data files, in bytes.
+    pub data_bytes: u64,
 }
 
-/// What [`scan`] found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What [`scan`] found, and the store it is read from.
+#[derive(Clone, Debug)]
 pub struct BsonSet {
+    /// Where the files are; every path of the set is an address in it.
+    pub store: Arc<dyn Store>,
     /// By namespace, sorted.
     pub collections: Vec<CollectionFiles>,
     /// Files that belong to no collection (mongodump's top-level `oplog.bson`,
@@ -119,19 +125,24 @@ pub enum FolderError {
 /// path component, so the folder of one database (`shop/orders.bson`) works as well as a
 /// whole dump (`dump/shop/orders.bson`).
 pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
+    scan_store(Arc::new(LocalFolder::new(root)), root)
+}
+
+/// Lists `store` and groups its files by namespace, as [`scan`] does for a local folder;
+/// `root` names the store's root in messages.
+pub fn scan_store(store: Arc<dyn Store>, root: &Path) -> Result<BsonSet, FolderError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| FolderError::Io { path, source }
     };
-    let root_name = root
-        .canonicalize()
-        .map_err(io_err(root))?
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-
-    let mut files = Vec::new();
-    walk(root, &mut Vec::new(), &mut files)?;
+    let root_name = store.root_name().map_err(io_err(root))?;
+    let listed = store.list().map_err(io_err(root))?;
+    let sizes: BTreeMap<PathBuf, u64> =
+        listed.iter().map(|f| (f.address.clone(), f.size)).collect();
+    let files: Vec<(Vec<String>, PathBuf)> = listed
+        .into_iter()
+        .map(|f| (f.components, f.address))
+        .collect();
 
     // A dump folder has databases as sub-folders; files directly inside it (oplog.bson)
     // are not collections.
@@ -145,7 +156,12 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
         parts: Vec<((u64, u64), PathBuf)>,
     }
     let mut by_ns: BTreeMap<Namespace, Found> = BTreeMap::new();
-    let mut set = BsonSet::default();
+    let mut set = BsonSet {
+        store: Arc::clone(&store),
+        collections: Vec::new(),
+        ignored: Vec::new(),
+        data_bytes: 0,
+    };
     for (rel, path) in files {
         if dump_mode && rel.len() == 1 {
             set.ignored.push(path);
@@ -231,13 +247,16 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
             Some(p) => vec![p],
             None => found.parts.into_iter().map(|(_, p)| p).collect(),
         };
-        for p in &data {
-            set.data_bytes += std::fs::metadata(p).map_err(io_err(p))?.len();
-        }
+        let data_bytes: u64 = data
+            .iter()
+            .map(|p| sizes.get(p).copied().unwrap_or(0))
+            .sum();
+        set.data_bytes += data_bytes;
         set.collections.push(CollectionFiles {
             ns,
             metadata: found.cloud_metadata.or(found.metadata),
             data,
+            data_bytes,
         });
     }
     if set.collections.is_empty() {
@@ -248,54 +267,21 @@ pub fn scan(root: &Path) -> Result<BsonSet, FolderError> {
     Ok(set)
 }
 
-/// Collects regular files under `dir` with their path components relative to the walk's
-/// start, in name order (so the result does not depend on the file system).
-fn walk(
-    dir: &Path,
-    prefix: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, PathBuf)>,
-) -> Result<(), FolderError> {
-    let io_err = |source| FolderError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io_err)?
-        .collect::<Result<_, _>>()
-        .map_err(io_err)?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let kind = std::fs::metadata(&path).map_err(|source| FolderError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        prefix.push(name);
-        if kind.is_dir() {
-            walk(&path, prefix, out)?;
-        } else if kind.is_file() {
-            out.push((prefix.clone(), path));
-        }
-        prefix.pop();
-    }
-    Ok(())
-}
-
 impl BsonSet {
     /// The set of one loose `.bson` file (plain, gzip or zstd) holding collection `ns`.
     pub fn single_file(path: &Path, ns: Namespace) -> Result<BsonSet, FolderError> {
-        let size = std::fs::metadata(path)
-            .map_err(|source| FolderError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
+        let store = LocalFolder::new(path.parent().unwrap_or(Path::new(".")));
+        let size = store.size(path).map_err(|source| FolderError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(BsonSet {
+            store: Arc::new(store),
             collections: vec![CollectionFiles {
                 ns,
                 metadata: None,
                 data: vec![path.to_path_buf()],
+                data_bytes: size,
             }],
             ignored: Vec::new(),
             data_bytes: size,
@@ -315,7 +301,7 @@ impl BsonSet {
         let counted: Vec<Option<NamespaceRead>> = self
             .collections
             .par_iter()
-            .map(|c| match read_collection(c, sink, progress) {
+            .map(|c| match read_collection(&*self.store, c, sink, progress) {
                 Ok(read) => Some(read),
                 Err(e) => {
                     sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
@@ -373,13 +359,14 @@ impl FolderError {
 
 /// Reads one collection; what was counted, whether the sink exported it or skipped it.
 fn read_collection<S: DocumentSink>(
+    store: &dyn Store,
     files: &CollectionFiles,
     sink: &S,
     progress: &Progress,
 ) -> Result<NamespaceRead, FolderError> {
     let ns = &files.ns;
     let meta = match &files.metadata {
-        Some(path) => read_metadata(path).map_err(|e| {
+        Some(path) => read_metadata(store, path).map_err(|e| {
             // A metadata file that cannot be used fails its collection only.
             let detail = match &e {
                 FolderError::Metadata { source, .. } => source.to_string(),
@@ -406,17 +393,11 @@ fn read_collection<S: DocumentSink>(
         checksum: None,
     };
     let Some(mut writer) = sink.open(ns, &meta).map_err(sink_err)? else {
-        let skipped: u64 = files
-            .data
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        progress.add(skipped);
+        progress.add(files.data_bytes);
         return Ok(read);
     };
     for path in &files.data {
-        let stats = read_file_into(path, ns, &mut writer, progress)?;
+        let stats = read_file_into(store, path, ns, &mut writer, progress)?;
         read.documents += stats.documents;
         read.bytes += stats.bytes;
     }
@@ -426,6 +407,7 @@ fn read_collection<S: DocumentSink>(
 
 /// Pushes the documents of one data file (plain, gzip or zstd) into `writer`.
 pub fn read_file_into<W: CollectionWriter>(
+    store: &dyn Store,
     path: &Path,
     ns: &Namespace,
     writer: &mut W,
@@ -436,16 +418,16 @@ pub fn read_file_into<W: CollectionWriter>(
         source,
     };
     writer.set_origin(&path.display().to_string());
-    let mut file = File::open(path).map_err(io_err)?;
-    let size = file.metadata().map_err(io_err)?.len();
-    if size == 0 {
+    let mut file = store.open(path).map_err(io_err)?;
+    let head = compression::read_prefix(&mut file, 4).map_err(io_err)?;
+    if head.is_empty() {
         return Ok(StreamStats::default());
     }
-    let head = compression::read_prefix(&mut file, 4).map_err(io_err)?;
-    let stats = if Compression::sniff(&head) == Compression::None {
-        // SAFETY: the map is read-only; a file truncated under us makes later reads fault,
-        // which is the same risk every mmap-based reader takes on input files.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
+    let mapped = match Compression::sniff(&head) {
+        Compression::None => store.map(path).transpose().map_err(io_err)?,
+        _ => None,
+    };
+    let stats = if let Some(map) = mapped {
         let _ = map.advise(memmap2::Advice::Sequential);
         let mut released = 0usize;
         bson_stream::write_slice(&map, writer, |done| {
@@ -476,6 +458,7 @@ pub fn read_file_into<W: CollectionWriter>(
             source,
         })?
     } else {
+        // Compressed, or a store that can only stream.
         let counting = compression::CountingReader::new(io::Cursor::new(head).chain(file));
         let position = counting.position();
         let (_, reader) = compression::decompress(counting).map_err(io_err)?;
@@ -507,12 +490,12 @@ pub fn read_file_into<W: CollectionWriter>(
 }
 
 /// Reads and parses a `.metadata.json` (plain or compressed).
-pub fn read_metadata(path: &Path) -> Result<CollectionMetadata, FolderError> {
+pub fn read_metadata(store: &dyn Store, path: &Path) -> Result<CollectionMetadata, FolderError> {
     let io_err = |source| FolderError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
+    let file = store.open(path).map_err(io_err)?;
     let (_, mut reader) = compression::decompress(file).map_err(io_err)?;
     let mut text = String::new();
     reader.read_to_string(&mut text).map_err(io_err)?;
@@ -597,5 +580,65 @@ mod tests {
             scan(&empty.path().join("x")),
             Err(FolderError::Empty { .. })
         ));
+    }
+
+    /// A store that can only stream (as object storage): the same set reads the same.
+    #[derive(Debug)]
+    struct StreamOnly(LocalFolder);
+
+    impl Store for StreamOnly {
+        fn root_name(&self) -> io::Result<String> {
+            self.0.root_name()
+        }
+        fn list(&self) -> io::Result<Vec<crate::store::StoredFile>> {
+            self.0.list()
+        }
+        fn size(&self, address: &Path) -> io::Result<u64> {
+            self.0.size(address)
+        }
+        fn open(&self, address: &Path) -> io::Result<Box<dyn Read + Send>> {
+            self.0.open(address)
+        }
+        fn map(&self, _: &Path) -> Option<io::Result<memmap2::Mmap>> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_store_that_only_streams_reads_the_same_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump");
+        let mut bson = Vec::new();
+        let mut first_hundred = 0;
+        for i in 0..500 {
+            if i == 100 {
+                first_hundred = bson.len();
+            }
+            bson.extend(
+                bson::doc! { "_id": i, "s": "x".repeat(i as usize % 97) }
+                    .to_vec()
+                    .unwrap(),
+            );
+        }
+        touch(&dump, "shop/orders.bson", &bson);
+        touch(&dump, "shop/orders.metadata.json", br#"{"indexes":[]}"#);
+        touch(
+            &dump,
+            "blog/posts/data/posts_0_part1.bson",
+            &bson[..first_hundred],
+        );
+        touch(&dump, "blog/posts/data/posts_0_part0.bson", &bson);
+        let read = |store: Arc<dyn Store>| {
+            let set = scan_store(store, &dump).unwrap();
+            let sink = bsonflow_testkit::MemorySink::new();
+            let report = set.read_into(&sink, &Progress::new(), &ReadOptions::default());
+            assert!(report.read_to_end, "{}", sink.failure_text());
+            assert!(sink.failures().is_empty(), "{}", sink.failure_text());
+            (report.documents, sink.collections())
+        };
+        let mapped = read(Arc::new(LocalFolder::new(&dump)));
+        let streamed = read(Arc::new(StreamOnly(LocalFolder::new(&dump))));
+        assert_eq!(mapped.0, 1100);
+        assert_eq!(mapped, streamed);
     }
 }

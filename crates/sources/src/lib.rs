@@ -18,9 +18,11 @@
 //! | a mongodump `--archive` (plain, gzip or zstd) | [`mongodump_archive::read_into`] |
 //! | a physical backup (`_qp.xb`, a tar of a data directory) | [`unpack::unpack_file`] into a folder, then the `bsonflow-wiredtiger` crate's `DataDir::read_into` |
 //!
-//! [`detect()`] tells which form an input is, from its bytes and layout. The streaming readers
-//! take an [`Input`]: a named stream of raw bytes (a local file today; an object read by
-//! ranged GETs is one more constructor, not a new reader).
+//! [`detect()`] tells which form an input is, from its bytes and layout. Where the bytes come
+//! from is one seam per reader kind: the streaming readers take an [`Input`] (a named stream
+//! of raw bytes), the folder reader a [`Store`] (files listed under a root and opened). A
+//! local file and a [`LocalFolder`] are today's implementations; an object, or a prefix, in
+//! object storage read by ranged GETs is one more of each, not a new reader.
 //!
 //! # Layers
 //!
@@ -39,6 +41,7 @@ pub mod folder;
 pub mod input;
 pub mod layers;
 pub mod mongodump_archive;
+pub mod store;
 pub mod tar_set;
 pub mod unpack;
 
@@ -48,3 +51,4 @@ use layers::{bson_stream, compression, layout, safe_path};
 pub use detect::{detect, InputKind};
 pub use folder::BsonSet;
 pub use input::Input;
+pub use store::{LocalFolder, Store};
