@@ -194,3 +194,58 @@ fn a_data_directory_tar_with_members_after_its_end_marker_fails_unpack() {
     let o = convert(&input, &out, &[]);
     assert_failed_with_offset(&o, &out, &input, "physical");
 }
+
+/// A data directory as a tar whose one member's pax header claims 1 TB (Python's tarfile
+/// writes the record as given; the member's bytes are the real ones).
+const LYING_PAX: &str = r#"
+import gzip, io, os, sys, tarfile
+src, out, compress = sys.argv[1], sys.argv[2], sys.argv[3]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    for name in sorted(os.listdir(src)):
+        ti = t.gettarinfo(os.path.join(src, name), arcname=name)
+        if not ti.isfile():
+            continue
+        if name == "WiredTiger.wt":
+            ti.pax_headers = {"size": str(10**12)}
+        with open(os.path.join(src, name), "rb") as f:
+            t.addfile(ti, f)
+data = buf.getvalue()
+open(out, "wb").write(gzip.compress(data, mtime=0) if compress == "gz" else data)
+"#;
+
+#[test]
+fn a_lying_pax_size_is_damage_not_a_full_disk() {
+    let Some(dbpath) = shared("testdata/real-dbpaths/mongo42-products/dbpath") else {
+        return;
+    };
+    let Some(py) = python(&[]) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    for compress in ["none", "gz"] {
+        let input = work.path().join(format!("lying-{compress}.tar"));
+        run_python(
+            &py,
+            LYING_PAX,
+            &[dbpath.to_str().unwrap(), input.to_str().unwrap(), compress],
+        );
+        let dir = work.path().join(format!("unpacked-{compress}"));
+        let o = bsonflow(&[
+            "unpack",
+            input.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_status(&o, 1);
+        let err = stderr(&o);
+        assert!(
+            !err.contains("free space"),
+            "{compress}: reported as a full disk: {err}"
+        );
+        assert!(
+            err.contains("WiredTiger.wt") && err.contains("byte "),
+            "{compress}: the error names neither the member nor an offset: {err}"
+        );
+    }
+}

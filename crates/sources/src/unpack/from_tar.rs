@@ -40,10 +40,10 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
         };
         if is_regular(kind) {
             let rel = safe_path::relative_path(&raw).map_err(unsafe_path)?;
+            // The size a header claims is not trusted for the space check: a damaged or lying
+            // header is found when the member's bytes run out, not reported as a full disk.
+            // Free space is checked as the bytes are written.
             let size = entry.size();
-            if ctx.options.check_space {
-                guard.check(size, &member)?;
-            }
             let mut file = dir.create_file(&rel).map_err(|e| {
                 if e.kind() == io::ErrorKind::AlreadyExists {
                     UnpackError::Duplicate {
@@ -66,6 +66,7 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(tar_err(ctx, Some(&member), e)),
                 };
+                guard.before_write(n as u64, &member)?;
                 file.write_all(&buf[..n])
                     .map_err(|source| UnpackError::Output {
                         path: ctx.out.join(&rel),

@@ -61,13 +61,15 @@
 //!
 //! **Disk space.** [`space_needed`] says, before anything is written, how much the unpacked
 //! directory needs: exactly for an uncompressed tar (sum of member sizes, read from the
-//! headers by seeking), only a lower bound for compressed tars and xbstream/qpress (the
+//! headers by seeking; headers that claim more than the file holds are damaged, and give no
+//! estimate), only a lower bound for compressed tars and xbstream/qpress (the
 //! unpacked size is recorded nowhere: seven eighths of the input size, since the containers
 //! add little and compression only shrinks). [`unpack_file`] refuses to start when the
 //! target's free space (`statvfs`) is below that plus [`UnpackOptions::space_margin`]. While
-//! unpacking, free space is checked before each tar member (its size is in its header) and
-//! after every 64 MiB written for xbstream/qpress; falling under the margin stops the unpack
-//! with [`UnpackError::NoSpace`] instead of filling the disk.
+//! unpacking, free space is checked every 64 MiB written, whatever the format (a size in a
+//! tar header is not trusted for it: a lying header is found when the member's bytes run
+//! out, and reported as damage, not as a full disk); falling under the margin stops the
+//! unpack with [`UnpackError::NoSpace`] instead of filling the disk.
 //!
 //! On error the partly written `out` is left as it is (the caller owns it: `convert` removes
 //! its scratch directory).
@@ -340,8 +342,7 @@ pub enum UnpackError {
         path: PathBuf,
     },
     /// Free space on the target fell below what is needed: before unpacking (see
-    /// [`unpack_file`]), before a tar member, or at a check every 64 MiB written for
-    /// xbstream and qpress. The message names the directory, both numbers and the member
+    /// [`unpack_file`]), or at a check every 64 MiB written. The message names the directory, both numbers and the member
     /// about to be written, if any.
     #[error("not enough free space in {}: {available} bytes available, {needed} needed{}", .dir.display(), .member.as_ref().map(|m| format!(" (before {m})")).unwrap_or_default())]
     NoSpace {
@@ -380,6 +381,14 @@ pub fn space_needed(input: &Path) -> io::Result<SpaceNeeded> {
                 if is_regular(entry.header().entry_type()) {
                     total += entry.size();
                 }
+            }
+            // The members of an uncompressed tar cannot hold more than the file: headers
+            // that say otherwise are damaged, and the unpack itself will say where.
+            if total > size {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the tar's headers claim more bytes than the file holds",
+                ));
             }
             SpaceNeeded::Exact(total)
         }

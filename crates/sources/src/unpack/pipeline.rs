@@ -123,7 +123,7 @@ impl SpaceGuard {
     }
 
     /// Before writing `n` bytes of a stream whose total is unknown.
-    fn before_write(&mut self, n: u64, member: &str) -> Result<(), UnpackError> {
+    pub(super) fn before_write(&mut self, n: u64, member: &str) -> Result<(), UnpackError> {
         if self.since_check >= SPACE_CHECK_INTERVAL {
             self.check(0, member)?;
         }
