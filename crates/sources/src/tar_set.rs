@@ -417,7 +417,9 @@ impl<'a, S: DocumentSink> Run<'a, S> {
         // Where the next header starts.
         let mut next_header = 0u64;
         for entry in entries {
-            let entry = entry.map_err(|e| header_err(&self.ctx, next_header, e))?;
+            let mut entry = entry.map_err(|e| header_err(&self.ctx, next_header, e))?;
+            tar_end::check_pax_records(&mut entry)
+                .map_err(|e| header_err(&self.ctx, next_header, e))?;
             let header = entry.header();
             let stored = if header.entry_type().is_gnu_sparse() {
                 header

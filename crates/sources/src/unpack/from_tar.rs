@@ -30,6 +30,7 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
     let entries = archive.entries().map_err(|e| tar_err(ctx, None, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| tar_err(ctx, None, e))?;
+        tar_end::check_pax_records(&mut entry).map_err(|e| tar_err(ctx, None, e))?;
         let raw = entry.path_bytes().into_owned();
         let member = safe_path::display(&raw);
         let kind = entry.header().entry_type();
