@@ -1,0 +1,44 @@
+//! `bsonflow_sources::unpack::quicklz`: one packet decoded with `decompress` under a 1 MiB cap,
+//! then again through a reused `Decoder` (its hash tables are reset, not reallocated, so the
+//! second decode must give the same bytes), and for levels 1 and 3 compared with the
+//! `quicklz` crate when both accept the packet.
+#![no_main]
+
+use bsonflow_sources::unpack::quicklz::{decompress, Decoder, Header};
+use libfuzzer_sys::fuzz_target;
+
+const CAP: usize = 1 << 20;
+
+fuzz_target!(|data: &[u8]| {
+    let header = Header::parse(data);
+    let result = decompress(data, CAP);
+    let mut decoder = Decoder::new();
+    // A packet decoded first leaves state in the tables: decode another one before.
+    let mut scratch = Vec::new();
+    let _ = decoder.decompress_into(data.get(1..).unwrap_or_default(), CAP, &mut scratch);
+    let mut out = vec![0xAA; 3];
+    let again = decoder.decompress_into(data, CAP, &mut out);
+    match (&result, &again) {
+        (Ok(a), Ok(h)) => {
+            assert_eq!(&out[..3], &[0xAA; 3], "decompress_into overwrote the caller's bytes");
+            assert_eq!(&out[3..], &a[..], "a reused decoder decodes differently");
+            assert_eq!(Ok(*h), header);
+            assert_eq!(a.len(), h.decompressed_size);
+            assert!(a.len() <= CAP);
+            if !h.compressed {
+                assert_eq!(&a[..], &data[h.header_len..]);
+            }
+            if h.level == 1 || h.level == 3 {
+                if let Ok(theirs) = quicklz::decompress(&mut &data[..], CAP as u32) {
+                    assert_eq!(theirs, *a, "the quicklz crate decodes level {} differently", h.level);
+                }
+            }
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "a reused decoder fails differently");
+            assert_eq!(out, [0xAA; 3], "output left behind after an error");
+            let _ = a.to_string();
+        }
+        _ => panic!("decompress and a reused decoder disagree: {result:?} / {again:?}"),
+    }
+});
