@@ -1,13 +1,15 @@
 //! `bsonflow_sources::unpack::quicklz`: one packet decoded with `decompress` under a 1 MiB cap,
 //! then again through a reused `Decoder` (its hash tables are reset, not reallocated, so the
 //! second decode must give the same bytes), and for levels 1 and 3 compared with the
-//! `quicklz` crate when both accept the packet.
+//! `quicklz` crate when both accept the packet (all but the last 11 bytes: see `TAIL`).
 #![no_main]
 
 use bsonflow_sources::unpack::quicklz::{decompress, Decoder, Header};
 use libfuzzer_sys::fuzz_target;
 
 const CAP: usize = 1 << 20;
+/// The last bytes of a packet's output, where the `quicklz` crate's tail rule differs from C's.
+const TAIL: usize = 11;
 
 fuzz_target!(|data: &[u8]| {
     let header = Header::parse(data);
@@ -30,7 +32,19 @@ fuzz_target!(|data: &[u8]| {
             }
             if h.level == 1 || h.level == 3 {
                 if let Ok(theirs) = quicklz::decompress(&mut &data[..], CAP as u32) {
-                    assert_eq!(theirs, *a, "the quicklz crate decodes level {} differently", h.level);
+                    // The crate decodes literals one at a time and starts its literal tail at
+                    // `dec_size - 10`; QuickLZ's C decoder (and ours) copies up to four
+                    // literals per control-word nibble and starts the tail at the first literal
+                    // decision at or past `dec_size - 11`. On packets no compressor writes (a
+                    // match bit among the last bytes) the two differ there, and only there.
+                    let same = a.len().saturating_sub(TAIL);
+                    assert_eq!(theirs.len(), a.len());
+                    assert_eq!(
+                        theirs[..same],
+                        a[..same],
+                        "the quicklz crate decodes level {} differently",
+                        h.level
+                    );
                 }
             }
         }
