@@ -31,17 +31,29 @@ pub fn limit_file_size() {
     });
 }
 
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// A folder private to this fuzzing process, `$TMPDIR/bsonflow-fuzz-<name>-<pid>`, created on
-/// first use. Targets keep their scratch files under it.
+/// first use. Targets keep their scratch files under it. It is removed when the process exits
+/// normally (libFuzzer ends with `exit`), and left for inspection after a crash.
 pub fn scratch(name: &str) -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!(
             "bsonflow-fuzz-{name}-{}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the scratch folder");
+        // SAFETY: registers a plain `extern "C"` function with no arguments.
+        unsafe {
+            libc::atexit(remove_scratch);
+        }
         dir
     })
 }
