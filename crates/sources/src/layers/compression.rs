@@ -46,6 +46,9 @@ impl Compression {
     }
 }
 
+/// The largest zstd window accepted, as a power of two: 2^27 bytes = 128 MiB.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
 /// A reader of decompressed bytes.
 pub type DynRead = Box<dyn Read + Send>;
 
@@ -74,9 +77,11 @@ impl<R: Read> Decoder<R> {
             Compression::Zstd => {
                 let buffered = BufReader::with_capacity(buffer, reader);
                 let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)?;
-                // Long-distance windows up to 2 GiB (`zstd --long=31`): refusing them would
-                // fail on valid archives.
-                decoder.window_log_max(31)?;
+                // Windows up to 128 MiB, the limit of the `zstd` tool itself without
+                // `--long`/`--memory`: a frame header cannot make the decoder reserve more
+                // (a damaged or crafted one asked for 2 GiB). Larger windows are refused with
+                // zstd's own error, which the readers report with the input and position.
+                decoder.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
                 Decoder::Zstd(Box::new(decoder))
             }
         })
@@ -291,6 +296,17 @@ pub(crate) fn io_failure_kind(e: &io::Error) -> bsonflow_model::FailureKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `compression` fuzz target: a zstd frame header asking for a 2 GiB window
+    /// is refused instead of making the decoder reserve it.
+    #[test]
+    fn a_zstd_window_over_128_mib_is_refused() {
+        let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8];
+        let (kind, mut reader) = decompress(io::Cursor::new(frame.to_vec())).unwrap();
+        assert_eq!(kind, Compression::Zstd);
+        let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
+    }
     use std::io::Write;
 
     fn read_all(mut r: impl Read) -> Vec<u8> {

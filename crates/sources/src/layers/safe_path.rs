@@ -96,11 +96,15 @@ pub fn relative_path(raw: &[u8]) -> Result<PathBuf, PathError> {
     // One trailing slash marks a directory.
     let body = raw.strip_suffix(b"/").unwrap_or(raw);
     let mut out = PathBuf::new();
-    for (i, part) in body.split(|&b| b == b'/').enumerate() {
-        check_component(part, i == 0)?;
+    // The drive-prefix rule holds for the first component that names something: `./C:` is
+    // `C:`.
+    let mut first = true;
+    for part in body.split(|&b| b == b'/') {
+        check_component(part, first)?;
         if part == b"." {
             continue;
         }
+        first = false;
         out.push(OsStr::from_bytes(part));
     }
     if out.as_os_str().is_empty() {
@@ -160,6 +164,18 @@ pub fn display_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `safe_path` fuzz target (fuzz/regressions/safe_path/).
+    #[test]
+    fn a_drive_prefix_behind_dot_components_is_still_refused() {
+        assert_eq!(relative_path(b"./j:"), Err(PathError::DrivePrefix));
+        assert_eq!(relative_path(b"././C:/x"), Err(PathError::DrivePrefix));
+        assert_eq!(
+            relative_path(b"./a/j:").unwrap(),
+            PathBuf::from("a/j:"),
+            "only the first component can be a drive"
+        );
+    }
 
     #[test]
     fn accepts_relative_paths() {

@@ -484,7 +484,8 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         };
         let mut payload = Vec::new();
-        while let Some(piece) = self.read_payload(usize::MAX)? {
+        // In pieces: the length in the header is not trusted for one allocation.
+        while let Some(piece) = self.read_payload(4 << 20)? {
             if payload.is_empty() {
                 payload = piece;
             } else {
