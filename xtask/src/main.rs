@@ -42,6 +42,15 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench(parse(&args[1..])?),
+        // The whole-binary mutation test lives in xtask/mutate.py (`--help` there).
+        Some("mutate") => std::process::exit(
+            Command::new("python3")
+                .arg(root().join("xtask/mutate.py"))
+                .args(&args[1..])
+                .status()?
+                .code()
+                .unwrap_or(1),
+        ),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L]\n\
