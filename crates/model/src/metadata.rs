@@ -28,9 +28,19 @@ pub struct CollectionMetadata {
 /// A `.metadata.json` text that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
-    /// The text does not parse as JSON; the message carries serde_json's error.
-    #[error("metadata is not JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    /// The text does not parse as JSON; the message gives the byte offset in the text and
+    /// serde_json's error.
+    #[error("metadata is not JSON at byte {offset} of its text: {source}")]
+    Json {
+        /// Where in the text parsing failed, in bytes from its start.
+        offset: usize,
+        /// What serde_json reported (with its line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A metadata file holds nothing: mongodump always writes at least `{}`.
+    #[error("the metadata file is empty")]
+    Empty,
     /// The JSON does not convert to BSON as Extended JSON (a `$`-wrapper such as `$oid` or
     /// `$date` with a bad value), or its top level is not an object; the message says which.
     #[error("metadata is not valid Extended JSON: {0}")]
@@ -54,7 +64,11 @@ impl CollectionMetadata {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let value: serde_json::Value = serde_json::from_str(text)?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| MetadataError::Json {
+                offset: byte_offset(text, source.line(), source.column()),
+                source,
+            })?;
         let bson = Bson::try_from(value).map_err(|e| MetadataError::ExtJson(e.to_string()))?;
         let Bson::Document(doc) = bson else {
             return Err(MetadataError::ExtJson(
@@ -62,6 +76,16 @@ impl CollectionMetadata {
             ));
         };
         Self::from_document(&doc)
+    }
+
+    /// Parses the text of a `.metadata.json` file (or tar member): as
+    /// [`from_mongodump_json`](Self::from_mongodump_json), except that an empty file is an
+    /// error, not empty metadata (only an archive's oplog record has an empty text).
+    pub fn from_metadata_file(text: &str) -> Result<Self, MetadataError> {
+        if text.trim().is_empty() {
+            return Err(MetadataError::Empty);
+        }
+        Self::from_mongodump_json(text)
     }
 
     /// Reads the fields of a parsed metadata document; unknown fields are ignored.
@@ -168,6 +192,21 @@ impl CollectionMetadata {
     }
 }
 
+/// The byte offset of 1-based `line` and `column` (serde_json's, in characters) in `text`.
+fn byte_offset(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[start.min(text.len())..];
+    start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -239,6 +278,16 @@ mod tests {
             CollectionMetadata::default()
         );
         assert!(CollectionMetadata::from_mongodump_json("{not json").is_err());
+        let err = CollectionMetadata::from_mongodump_json("{\"a\":1,\n \"b\" 2}").unwrap_err();
+        assert!(
+            matches!(err, MetadataError::Json { offset: 13, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("at byte 13"), "{err}");
+        assert!(matches!(
+            CollectionMetadata::from_metadata_file(" \n"),
+            Err(MetadataError::Empty)
+        ));
         assert!(CollectionMetadata::from_mongodump_json(r#"{"indexes":3}"#).is_err());
     }
 }

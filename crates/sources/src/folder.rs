@@ -499,7 +499,7 @@ pub fn read_metadata(store: &dyn Store, path: &Path) -> Result<CollectionMetadat
     let (_, mut reader) = compression::decompress(file).map_err(io_err)?;
     let mut text = String::new();
     reader.read_to_string(&mut text).map_err(io_err)?;
-    CollectionMetadata::from_mongodump_json(&text).map_err(|source| FolderError::Metadata {
+    CollectionMetadata::from_metadata_file(&text).map_err(|source| FolderError::Metadata {
         path: path.to_path_buf(),
         source,
     })

@@ -698,7 +698,7 @@ impl<'a, S: DocumentSink> Run<'a, S> {
         }
         let text = String::from_utf8(text)
             .map_err(|e| read_err(io::Error::new(io::ErrorKind::InvalidData, e), exact))?;
-        let meta = CollectionMetadata::from_mongodump_json(&text).map_err(|source| {
+        let meta = CollectionMetadata::from_metadata_file(&text).map_err(|source| {
             TarError::Metadata {
                 archive: self.ctx.archive.clone(),
                 member: member.to_string(),

@@ -6,8 +6,10 @@
 //! [`bsonflow_model::frame`] — the int32 length prefix (5 bytes up to
 //! [`MAX_DOCUMENT_BYTES`]) and the trailing `0x00`; the export writer validates the inside.
 //! A frame that cannot be read is reported through [`CollectionWriter::corrupt`], where the
-//! sink's policy decides between failing and skipping the rest of the stream (a bad length
-//! leaves no way to find the next boundary).
+//! sink's policy decides between failing and skipping. A document whose length is sound but
+//! whose last byte is not `0x00` is skipped alone: the next boundary is known. A bad or cut
+//! length leaves no way to find the next boundary, so the rest of the stream is skipped, and
+//! the report says so.
 
 use std::io::{self, Read};
 
@@ -16,7 +18,8 @@ use bsonflow_model::{CollectionWriter, SinkError};
 pub use bsonflow_model::frame::{frame_len, FrameError, MAX_DOCUMENT_BYTES};
 
 /// The documents of a byte slice, each with its offset (`base` + position in the slice).
-/// Stops after the first frame error.
+/// Goes on after a document without its trailing `0x00` (its length tells where the next
+/// one starts); stops after any other frame error.
 pub struct SliceDocuments<'a> {
     data: &'a [u8],
     pos: usize,
@@ -56,11 +59,24 @@ impl<'a> Iterator for SliceDocuments<'a> {
                 self.pos += len;
                 Some(Ok((offset, doc)))
             }
+            Err(e @ FrameError::MissingTerminator { len, .. }) => {
+                self.pos += len;
+                Some(Err(e))
+            }
             Err(e) => {
                 self.failed = true;
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// What the rest of a stream is worth after frame error `e`: after a missing terminator the
+/// next boundary is known; after anything else nothing more can be framed.
+fn after(e: &FrameError) -> &'static str {
+    match e {
+        FrameError::MissingTerminator { .. } => "",
+        _ => "; no later document boundary can be found, so the rest of this input was not read",
     }
 }
 
@@ -186,8 +202,15 @@ impl<R: Read> DocumentReader<R> {
                 self.buf.fill(len as usize).map_err(io)?;
             }
         }
-        let len = frame_len(self.buf.available(), offset)?;
-        Ok(Some((offset, self.buf.take(len))))
+        match frame_len(self.buf.available(), offset) {
+            Ok(len) => Ok(Some((offset, self.buf.take(len)))),
+            Err(e @ FrameError::MissingTerminator { len, .. }) => {
+                // The next boundary is known: step over it, so that reading can go on.
+                self.buf.take(len);
+                Err(StreamError::Frame(e))
+            }
+            Err(e) => Err(StreamError::Frame(e)),
+        }
     }
 }
 
@@ -198,13 +221,15 @@ pub struct StreamStats {
     pub documents: u64,
     /// Their total size in bytes, as framed (length prefix and trailing `0x00` included).
     pub bytes: u64,
-    /// True when the reader reported a corrupt frame and the sink chose to skip the rest.
+    /// True when the reader reported a frame after which nothing can be framed (a bad or cut
+    /// length) and the sink chose to skip the rest.
     pub stopped_at_corruption: bool,
 }
 
 /// Pushes every document of `data` (a whole stream held in memory or mapped) into `writer`.
-/// A frame error goes to [`CollectionWriter::corrupt`]: if the sink accepts it, reading stops
-/// there and the stats say so; otherwise its error is returned. `on_progress` is called with
+/// A frame error goes to [`CollectionWriter::corrupt`]; if the sink accepts it, reading goes
+/// on after a document that only lacks its trailing `0x00` and stops at any other frame
+/// error (the stats say so); otherwise the sink's error is returned. `on_progress` is called with
 /// the number of bytes of `data` consumed so far, every few MiB and once at the end (with
 /// `data.len()`), so the caller can drop mapped pages it no longer needs.
 pub fn write_slice<W: CollectionWriter>(
@@ -224,9 +249,11 @@ pub fn write_slice<W: CollectionWriter>(
                 stats.bytes += doc.len() as u64;
             }
             Err(e) => {
-                writer.corrupt(e.offset(), &e.to_string())?;
-                stats.stopped_at_corruption = true;
-                break;
+                writer.corrupt(e.offset(), &format!("{e}{}", after(&e)))?;
+                if !matches!(e, FrameError::MissingTerminator { .. }) {
+                    stats.stopped_at_corruption = true;
+                    break;
+                }
             }
         }
         if docs.position() >= next_report {
@@ -261,10 +288,12 @@ pub fn write_stream<R: Read, W: CollectionWriter>(
             Ok(None) => return Ok(stats),
             Err(StreamError::Frame(e)) => {
                 writer
-                    .corrupt(e.offset(), &e.to_string())
+                    .corrupt(e.offset(), &format!("{e}{}", after(&e)))
                     .map_err(StreamError::Sink)?;
-                stats.stopped_at_corruption = true;
-                return Ok(stats);
+                if !matches!(e, FrameError::MissingTerminator { .. }) {
+                    stats.stopped_at_corruption = true;
+                    return Ok(stats);
+                }
             }
             Err(e) => return Err(e),
         }
@@ -274,6 +303,65 @@ pub fn write_stream<R: Read, W: CollectionWriter>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sink that skips corrupt spans and keeps what it got.
+    #[derive(Default)]
+    struct Skipping {
+        docs: Vec<u64>,
+        corrupt: Vec<(u64, String)>,
+    }
+
+    impl CollectionWriter for Skipping {
+        fn set_origin(&mut self, _: &str) {}
+        fn write_document(&mut self, _: &[u8], offset: u64) -> Result<(), SinkError> {
+            self.docs.push(offset);
+            Ok(())
+        }
+        fn corrupt(&mut self, offset: u64, detail: &str) -> Result<(), SinkError> {
+            self.corrupt.push((offset, detail.to_string()));
+            Ok(())
+        }
+        fn finish(self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    /// Found by the whole-binary mutation test: under a skipping sink, one document without
+    /// its trailing 0x00 used to drop every later document of the file.
+    #[test]
+    fn a_document_without_its_terminator_is_skipped_alone() {
+        let mut data = doc(1, 10);
+        let mut bad = doc(2, 12);
+        *bad.last_mut().unwrap() = 7;
+        data.extend(&bad);
+        data.extend(doc(3, 9));
+        let mut sliced = Skipping::default();
+        let stats = write_slice(&data, &mut sliced, |_| {}).unwrap();
+        assert_eq!(sliced.docs, [0, 22]);
+        assert_eq!(sliced.corrupt.len(), 1);
+        assert_eq!(sliced.corrupt[0].0, 10);
+        assert!(!stats.stopped_at_corruption);
+        let mut streamed = Skipping::default();
+        let stats = write_stream(&data[..], &mut streamed, || {}).unwrap();
+        assert_eq!(
+            (streamed.docs, streamed.corrupt),
+            (sliced.docs, sliced.corrupt)
+        );
+        assert!(!stats.stopped_at_corruption);
+        // A bad length stops the read, and the report says that the rest was not read.
+        let mut cut = doc(1, 10);
+        cut.extend([0xff, 0xff, 0xff, 0x7f]);
+        cut.extend(doc(3, 9));
+        let mut w = Skipping::default();
+        let stats = write_slice(&cut, &mut w, |_| {}).unwrap();
+        assert!(stats.stopped_at_corruption);
+        assert_eq!(w.docs, [0]);
+        assert!(
+            w.corrupt[0].1.contains("rest of this input was not read"),
+            "{:?}",
+            w.corrupt
+        );
+    }
 
     fn doc(fill: u8, len: usize) -> Vec<u8> {
         let mut d = (len as i32).to_le_bytes().to_vec();

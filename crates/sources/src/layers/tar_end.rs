@@ -45,14 +45,25 @@ pub fn check_after_end<R: Read>(rest: &mut R) -> io::Result<AfterEnd> {
 /// silently give the member another name or length; nothing checksums a record's bytes, so
 /// its syntax is all there is to check.
 pub fn check_pax_records<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<()> {
+    let damaged = |what: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a damaged pax record in front of this member: {what}"),
+        )
+    };
     if let Some(records) = entry.pax_extensions()? {
         for record in records {
-            record.map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("a damaged pax record in front of this member: {e}"),
-                )
-            })?;
+            let record = record.map_err(|e| damaged(e.to_string()))?;
+            // The numbers the crate would otherwise drop in silence for the plain header's
+            // (a negative `size=-316` reads the member with another length).
+            if let (Ok(key @ ("size" | "uid" | "gid")), value) = (record.key(), record.value()) {
+                if value.ok().and_then(|v| v.parse::<u64>().ok()).is_none() {
+                    let shown = String::from_utf8_lossy(record.value_bytes()).into_owned();
+                    return Err(damaged(format!(
+                        "{key}={shown} is not a number of bytes or an id"
+                    )));
+                }
+            }
         }
     }
     Ok(())
@@ -102,6 +113,13 @@ mod tests {
         read(&good).unwrap();
         // The record is "23 path=db/a-name.bson\n" in the pax header's data block.
         let at = good.windows(8).position(|w| w == b"23 path=").unwrap();
+        // A negative size, which the crate alone drops for the plain header's.
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("size", b"-3".as_slice())])
+            .unwrap();
+        builder.append_data(&mut header, "x", &b"abc"[..]).unwrap();
+        assert!(read(&builder.into_inner().unwrap()).is_err());
         let mut bad = good.clone();
         bad[at + 1] = b'9';
         let mut silent = tar::Archive::new(&bad[..]);
