@@ -205,6 +205,7 @@ fn read_tar<R: Read + Send + 'static, S: DocumentSink>(
         }
         Err(source) => {
             let e = TarError::Header {
+                after: None,
                 archive,
                 pos: locator.at(0),
                 source,
@@ -408,28 +409,44 @@ impl<'a, S: DocumentSink> Run<'a, S> {
         tar: &mut tar::Archive<R>,
         tar_pos: &std::sync::atomic::AtomicU64,
     ) -> Result<(), TarError> {
-        let header_err = |ctx: &Ctx, at: u64, source| TarError::Header {
-            archive: ctx.archive.clone(),
-            pos: ctx.locator.at(at),
-            source,
+        // Where a failing header is: where it starts when the parser got there (a header cut
+        // or damaged), else how far the stream was read (a skip that failed on the way, or
+        // a size in a damaged header that points past the input); and the member before it.
+        let header_err = |ctx: &Ctx, after: &Option<Box<str>>, next_header: u64, source| {
+            let read = tar_pos.load(Ordering::Relaxed);
+            TarError::Header {
+                archive: ctx.archive.clone(),
+                after: after.clone(),
+                pos: ctx.locator.at(if next_header <= read {
+                    next_header
+                } else {
+                    read
+                }),
+                source,
+            }
         };
-        let entries = tar.entries().map_err(|e| header_err(&self.ctx, 0, e))?;
+        let mut previous: Option<Box<str>> = None;
+        let entries = tar
+            .entries()
+            .map_err(|e| header_err(&self.ctx, &previous, 0, e))?;
         // Where the next header starts.
         let mut next_header = 0u64;
         for entry in entries {
-            let mut entry = entry.map_err(|e| header_err(&self.ctx, next_header, e))?;
+            let mut entry = entry.map_err(|e| header_err(&self.ctx, &previous, next_header, e))?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             tar_end::check_pax_records(&mut entry)
-                .map_err(|e| header_err(&self.ctx, next_header, e))?;
+                .map_err(|e| header_err(&self.ctx, &previous, next_header, e))?;
             let header = entry.header();
             let stored = if header.entry_type().is_gnu_sparse() {
                 header
                     .entry_size()
-                    .map_err(|e| header_err(&self.ctx, next_header, e))?
+                    .map_err(|e| header_err(&self.ctx, &previous, next_header, e))?
             } else {
                 entry.size()
             };
             let data_pos = entry.raw_file_position();
-            next_header = data_pos + stored.div_ceil(512) * 512;
+            next_header = data_pos.saturating_add(stored.div_ceil(512).saturating_mul(512));
+            previous = Some(name.into());
             self.member(entry, data_pos)?;
             self.ticker.tick();
         }
@@ -698,13 +715,12 @@ impl<'a, S: DocumentSink> Run<'a, S> {
         }
         let text = String::from_utf8(text)
             .map_err(|e| read_err(io::Error::new(io::ErrorKind::InvalidData, e), exact))?;
-        let meta = CollectionMetadata::from_metadata_file(&text).map_err(|source| {
-            TarError::Metadata {
+        let meta =
+            CollectionMetadata::from_metadata_file(&text).map_err(|source| TarError::Metadata {
                 archive: self.ctx.archive.clone(),
                 member: member.to_string(),
                 source,
-            }
-        })?;
+            })?;
         let coll = self.colls.entry(ns.clone()).or_default();
         let slot = if cloud {
             &mut coll.cloud_metadata

@@ -448,9 +448,9 @@ fn cut_and_corrupted_tars_fail_with_member_and_offset() {
     let sink = MemorySink::new();
     match read_bytes(plain[..next_header + 100].to_vec(), &sink) {
         Err(e)
-            if e.message.starts_with(&format!(
-                "test.tar: reading the tar header at byte {next_header}: "
-            )) => {}
+            if e.message
+                .starts_with("test.tar: reading the tar header after member ")
+                && e.message.contains(&format!(" at byte {next_header}: ")) => {}
         other => panic!("{other:?}"),
     }
     let sink = MemorySink::new();
@@ -467,7 +467,8 @@ fn cut_and_corrupted_tars_fail_with_member_and_offset() {
     match read_bytes(plain[..admin + admin_len / 2].to_vec(), &sink) {
         Err(e)
             if e.message
-                .starts_with("test.tar: reading the tar header at ") => {}
+                .starts_with("test.tar: reading the tar header after member ")
+                && e.message.contains("admin/system.users.bson") => {}
         other => panic!("{other:?}"),
     }
     // Cut inside a metadata member.
@@ -496,7 +497,7 @@ fn cut_and_corrupted_tars_fail_with_member_and_offset() {
     match read_bytes(bytes, &sink) {
         Err(e)
             if e.message
-                .starts_with("test.tar: reading the tar header at ") =>
+                .starts_with("test.tar: reading the tar header after member ") =>
         {
             assert!(e.message.contains("checksum"), "{e:?}");
             assert!(e.message.contains(&format!("byte {header}")), "{e:?}");

@@ -124,12 +124,16 @@ pub enum TarError {
         compression: Compression,
     },
     /// A tar header cannot be read: its checksum or a field is wrong, or the input or its
-    /// decoder failed there. The message names the archive and where the header starts.
-    #[error("{archive}: reading the tar header at {pos}: {source}")]
+    /// decoder failed while the parser went to it (skipping the member before it). The
+    /// message names the archive, the member before it, and how far the stream was read.
+    #[error("{archive}: reading the tar header {}at {pos}: {source}", after.as_ref().map(|m| format!("after member {m} ")).unwrap_or_default())]
     Header {
         /// The input's label ([`Input::label`](crate::Input::label)).
         archive: Arc<str>,
-        /// Where the header starts (0 for the first one).
+        /// The member read before it; `None` for the first header.
+        after: Option<Box<str>>,
+        /// Where the header starts, when the parser got there; else how far it had read the
+        /// (decompressed) stream when it failed.
         pos: StreamPosition,
         /// What the tar parser, the input or the decoder reported.
         #[source]
