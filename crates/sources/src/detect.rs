@@ -74,6 +74,21 @@ pub enum DetectError {
         #[source]
         source: io::Error,
     },
+    /// The input's compressed content cannot be read at its start: the gzip or zstd stream
+    /// is damaged within its first bytes. The message names the path, the compression, the
+    /// decoder's error and how many compressed bytes were read.
+    #[error("{}: its {} content cannot be read at its start (within the first 512 bytes of content, {read} compressed bytes read): {source}", path.display(), compression.name())]
+    Content {
+        /// The input given to [`detect`].
+        path: PathBuf,
+        /// The compression told by the first bytes.
+        compression: Compression,
+        /// Compressed bytes read when the decoder failed.
+        read: u64,
+        /// What the decoder reported.
+        #[source]
+        source: io::Error,
+    },
     /// The input is a file of zero bytes.
     #[error("{}: empty file", path.display())]
     Empty {
@@ -82,7 +97,7 @@ pub enum DetectError {
     },
     /// The content, after gzip or zstd is peeled, matches none of the forms bsonflow reads;
     /// the message names the path, the first bytes seen and the forms that are read.
-    #[error("{}: not a recognised backup format ({what}); bsonflow reads BSON files and folders, mongodump archives, tar/tar.gz/tar.zst packages, xbstream (_qp.xb) backups and mongod data directories", path.display())]
+    #[error("{}: not a recognised backup format ({what}, at byte 0); bsonflow reads BSON files and folders, mongodump archives, tar/tar.gz/tar.zst packages, xbstream (_qp.xb) backups and mongod data directories", path.display())]
     Unknown {
         /// The input given to [`detect`].
         path: PathBuf,
@@ -109,9 +124,19 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
         });
     }
     let outer = Compression::sniff(&raw_head);
-    let file = File::open(path).map_err(io_err)?;
-    let (_, mut reader) = compression::decompress(file).map_err(io_err)?;
-    let head = compression::read_prefix(&mut reader, 512).map_err(io_err)?;
+    let counted = compression::CountingReader::new(File::open(path).map_err(io_err)?);
+    let read = counted.position();
+    let content_err = |source| DetectError::Content {
+        path: path.to_path_buf(),
+        compression: outer,
+        read: read.load(std::sync::atomic::Ordering::Relaxed),
+        source,
+    };
+    let (_, mut reader) = compression::decompress(counted).map_err(io_err)?;
+    let head = compression::read_prefix(&mut reader, 512).map_err(|e| match outer {
+        Compression::None => io_err(e),
+        _ => content_err(e),
+    })?;
     if head.starts_with(b"XBSTCK01") {
         return Ok(InputKind::Xbstream(outer));
     }
@@ -132,17 +157,24 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
     if looks_like_bson(&head) {
         return Ok(InputKind::BsonFile(outer));
     }
+    let mut what = if outer == Compression::None {
+        format!("first bytes {:02x?}", &head[..head.len().min(8)])
+    } else {
+        format!(
+            "{} stream whose content starts {:02x?}",
+            outer.name(),
+            &head[..head.len().min(8)]
+        )
+    };
+    if head.len() == 512 && head[257..262] == *b"ustar" {
+        what.push_str(
+            "; it has a tar header's `ustar` mark, but the header's checksum (bytes 148..156) \
+             does not match: the first tar header is damaged",
+        );
+    }
     Err(DetectError::Unknown {
         path: path.to_path_buf(),
-        what: if outer == Compression::None {
-            format!("first bytes {:02x?}", &head[..head.len().min(8)])
-        } else {
-            format!(
-                "{} stream whose content starts {:02x?}",
-                outer.name(),
-                &head[..head.len().min(8)]
-            )
-        },
+        what,
     })
 }
 

@@ -34,9 +34,11 @@ pub(super) fn unpack_tar<R: Read>(input: R, ctx: &mut Ctx) -> Result<Stats, Unpa
         let raw = entry.path_bytes().into_owned();
         let member = safe_path::display(&raw);
         let kind = entry.header().entry_type();
+        let data_at = ctx.at(entry.raw_file_position());
         let unsafe_path = |source| UnpackError::UnsafeTarPath {
             label: ctx.label.clone(),
             member: member.clone(),
+            pos: data_at,
             source,
         };
         if is_regular(kind) {

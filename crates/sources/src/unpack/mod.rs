@@ -304,12 +304,14 @@ pub enum UnpackError {
     /// A tar member's name breaks a [`safe_path`](crate::safe_path) rule (absolute, `..`,
     /// NUL, too long …); nothing is written for it. The message names the input, the member
     /// and the rule.
-    #[error("{label}: tar member {member:?}: {source}")]
+    #[error("{label}: tar member {member:?}: {source} (its data at {pos})")]
     UnsafeTarPath {
         /// The input's name: its path for [`unpack_file`], the caller's label for [`unpack`].
         label: String,
         /// The member's name for messages (lossy UTF-8, control bytes escaped).
         member: String,
+        /// Where the member's data starts in the tar stream.
+        pos: StreamPosition,
         /// The rule the name breaks.
         source: PathError,
     },
