@@ -39,7 +39,7 @@ pub enum MetadataError {
         source: serde_json::Error,
     },
     /// A metadata file holds nothing: mongodump always writes at least `{}`.
-    #[error("the metadata file is empty")]
+    #[error("the metadata file is empty: no JSON from byte 0")]
     Empty,
     /// The JSON does not convert to BSON as Extended JSON (a `$`-wrapper such as `$oid` or
     /// `$date` with a bad value), or its top level is not an object; the message says which.

@@ -77,7 +77,7 @@ pub enum DetectError {
     /// The input's compressed content cannot be read at its start: the gzip or zstd stream
     /// is damaged within its first bytes. The message names the path, the compression, the
     /// decoder's error and how many compressed bytes were read.
-    #[error("{}: its {} content cannot be read at its start (within the first 512 bytes of content, {read} compressed bytes read): {source}", path.display(), compression.name())]
+    #[error("{}: its {} content cannot be read at its start (the decompressed stream fails before byte 512; {read} compressed bytes read): {source}", path.display(), compression.name())]
     Content {
         /// The input given to [`detect`].
         path: PathBuf,

@@ -46,6 +46,9 @@ impl Compression {
     }
 }
 
+/// The most a read-ahead thread asks its reader for in one call.
+const READ_PIECE: usize = 64 << 10;
+
 /// The largest zstd window accepted, as a power of two: 2^27 bytes = 128 MiB.
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
@@ -201,7 +204,10 @@ impl ReadAhead {
                     if filled == buf.len() {
                         break Ok(());
                     }
-                    match reader.read(&mut buf[filled..]) {
+                    // At most 64 KiB per call: a decoder that fails drops what it produced
+                    // in that call, so smaller calls put errors near where they are.
+                    let end = (filled + READ_PIECE).min(buf.len());
+                    match reader.read(&mut buf[filled..end]) {
                         Ok(0) => break Ok(()),
                         Ok(n) => filled += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

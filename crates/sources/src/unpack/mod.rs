@@ -572,7 +572,15 @@ fn run(
     };
     let (compression, decompressed) = compression::decompress(counted).map_err(input_err)?;
     let mut ahead = ReadAhead::spawn(decompressed, ReadAhead::BLOCK, 4);
-    let head = compression::read_prefix(&mut ahead, 512).map_err(input_err)?;
+    let head = compression::read_prefix(&mut ahead, 512).map_err(|e| {
+        input_err(io::Error::new(
+            e.kind(),
+            format!(
+                "{e} (the decompressed stream fails before byte 512; {} compressed bytes read)",
+                bytes.load(Ordering::Relaxed)
+            ),
+        ))
+    })?;
     let mut ctx = Ctx {
         label: label.to_string(),
         out,
