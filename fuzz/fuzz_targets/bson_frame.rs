@@ -43,8 +43,13 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 assert_eq!(e.offset(), pos as u64);
                 let _ = e.to_string();
-                from_frames.push(Err(e));
-                break;
+                from_frames.push(Err(e.clone()));
+                // A document without its trailing 0x00 has a sound length: the framers step
+                // over it and go on; any other error ends the stream.
+                match e {
+                    FrameError::MissingTerminator { len, .. } => pos += len,
+                    _ => break,
+                }
             }
         }
     }
@@ -73,9 +78,15 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
             Err(StreamError::Frame(e)) => {
-                assert_eq!(from_frames.get(i), Some(&Err(e)), "error {i} of the stream");
-                assert_eq!(i + 1, from_frames.len());
-                break;
+                assert_eq!(
+                    from_frames.get(i),
+                    Some(&Err(e.clone())),
+                    "error {i} of the stream"
+                );
+                if !matches!(e, FrameError::MissingTerminator { .. }) {
+                    assert_eq!(i + 1, from_frames.len());
+                    break;
+                }
             }
             Err(e) => panic!("unexpected stream error: {e}"),
         }

@@ -249,3 +249,49 @@ fn a_lying_pax_size_is_damage_not_a_full_disk() {
         );
     }
 }
+
+/// A tar of the sample dump (Python's tarfile, pax format) whose `path` record in front of a
+/// member is damaged: its length digit no longer matches.
+const DAMAGED_PAX: &str = r#"
+import io, os, sys, tarfile
+src, out = sys.argv[1], sys.argv[2]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    for root, _, names in sorted(os.walk(src)):
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            ti = t.gettarinfo(p, arcname=os.path.relpath(p, os.path.dirname(src)))
+            if n == "orders.bson":
+                ti.pax_headers = {"comment": "x" * 20}
+            with open(p, "rb") as f:
+                t.addfile(ti, f)
+data = bytearray(buf.getvalue())
+at = data.find(b" comment=")
+assert at > 0
+data[at - 1] = ord("9")  # the record's length, now wrong
+open(out, "wb").write(bytes(data))
+"#;
+
+/// A damaged pax record fails the run even under `--skip-corrupt`: it is damage to the
+/// container, not a document that can be skipped (the tar crate alone would go on with the
+/// plain header and exit 0).
+#[test]
+fn a_damaged_pax_record_fails_the_run_even_when_skipping_corrupt_documents() {
+    let Some(py) = python(&[]) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("damaged-pax.tar");
+    let shop = testdata("sample-dump/shop");
+    run_python(
+        &py,
+        DAMAGED_PAX,
+        &[shop.to_str().unwrap(), input.to_str().unwrap()],
+    );
+    for extra in [&[][..], &["--skip-corrupt"][..]] {
+        let out = work.path().join(format!("out{}", extra.len()));
+        let o = convert(&input, &out, extra);
+        assert_failed_with_offset(&o, &out, &input, "damaged pax");
+        assert!(stderr(&o).contains("pax record"), "{}", stderr(&o));
+    }
+}
