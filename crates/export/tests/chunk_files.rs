@@ -3,7 +3,6 @@
 //! compared with pymongo's `bson.json_util`), `metadata.json`, and byte-identical output
 //! whatever the number of compression threads.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -13,6 +12,7 @@ use bson::{doc, Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWith
 use bsonflow_ejson::Mode;
 use bsonflow_export::{CompleteMarker, ExportError, ExportOptions, Exporter, RunSummary};
 use bsonflow_model::{CollectionMetadata, CollectionWriter, DocumentSink, Namespace, ReadReport};
+use bsonflow_testkit::files_under;
 
 fn new_exporter(options: ExportOptions) -> Exporter {
     match Exporter::new(options) {
@@ -319,24 +319,6 @@ fn bad_chunk_settings_are_refused() {
     assert!(matches!(Exporter::new(o), Err(ExportError::GzipLevel(13))));
 }
 
-/// Every file under `dir`, by path relative to it, with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy();
-                out.insert(rel.into_owned(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 #[test]
 fn output_is_byte_identical_whatever_the_thread_count() {
     let orders = varied_documents(400, true);
@@ -363,7 +345,7 @@ fn output_is_byte_identical_whatever_the_thread_count() {
         export_collection(&exporter, "blog.posts", &users[..10]);
         let summary = finish(exporter);
         assert!(summary.total_files > 20, "{}", summary.total_files);
-        runs.push((threads, files(&out)));
+        runs.push((threads, files_under(&out)));
     }
     let (_, first) = &runs[0];
     assert!(first.contains_key(".complete"));

@@ -7,6 +7,7 @@ use std::path::Path;
 use bson::doc;
 use bsonflow_export::{CompleteMarker, ExportError, ExportOptions, Exporter, MARKER};
 use bsonflow_model::{CollectionMetadata, CollectionWriter, DocumentSink, Namespace, ReadReport};
+use bsonflow_testkit::files_under;
 
 fn options(out: &Path) -> ExportOptions {
     let mut o = ExportOptions::new(out);
@@ -51,24 +52,6 @@ fn write(exporter: &Exporter, coll: &str, n: i32, finish: bool) {
     }
 }
 
-/// Every file under `dir` by relative path, with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// The export an uninterrupted run writes.
 fn fresh_export(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let exporter = Exporter::new(options(out)).unwrap();
@@ -77,7 +60,7 @@ fn fresh_export(out: &Path) -> BTreeMap<String, Vec<u8>> {
     write(&exporter, "b", 10, true);
     let summary = exporter.finish(&marker(), read_to_end()).unwrap();
     assert!(summary.complete_written);
-    files(out)
+    files_under(out)
 }
 
 #[test]
@@ -103,12 +86,12 @@ fn a_rerun_over_a_partial_export_gives_the_uninterrupted_export() {
         b"x",
     )
     .unwrap();
-    assert!(files(out.path()).len() > expected.len());
+    assert!(files_under(out.path()).len() > expected.len());
 
     let exporter = Exporter::new(options(out.path())).unwrap();
     assert!(exporter.restarted());
     // Only the marker is left once the folder is claimed.
-    assert_eq!(files(out.path()).keys().collect::<Vec<_>>(), [MARKER]);
+    assert_eq!(files_under(out.path()).keys().collect::<Vec<_>>(), [MARKER]);
     write(&exporter, "a", 300, true);
     write(&exporter, "b", 10, true);
     assert!(
@@ -117,7 +100,7 @@ fn a_rerun_over_a_partial_export_gives_the_uninterrupted_export() {
             .unwrap()
             .complete_written
     );
-    assert_eq!(files(out.path()), expected);
+    assert_eq!(files_under(out.path()), expected);
 }
 
 #[test]
@@ -131,7 +114,7 @@ fn a_rerun_over_a_complete_export_removes_complete_before_anything_else() {
     // This run fails: the old `.complete` must not come back over the new files.
     drop(exporter);
     assert!(!out.path().join(".complete").exists());
-    assert_ne!(files(out.path()), expected);
+    assert_ne!(files_under(out.path()), expected);
 }
 
 #[test]
@@ -171,7 +154,7 @@ fn a_folder_with_an_earlier_export_and_anything_else_is_not_touched() {
         let path = out.path().join(foreign);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"mine").unwrap();
-        let before = files(out.path());
+        let before = files_under(out.path());
         match Exporter::new(options(out.path())) {
             Err(ExportError::Foreign { path: p, found }) => {
                 assert_eq!(p, out.path());
@@ -181,7 +164,7 @@ fn a_folder_with_an_earlier_export_and_anything_else_is_not_touched() {
             Ok(_) => panic!("{foreign}: the folder was taken"),
         }
         assert_eq!(
-            files(out.path()),
+            files_under(out.path()),
             before,
             "{foreign}: something was removed"
         );

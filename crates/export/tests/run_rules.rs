@@ -5,8 +5,6 @@
 //! Documents are real BSON made by the `bson` crate; outputs are read back with `flate2` and
 //! `serde_json`.
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use bson::doc;
@@ -18,6 +16,7 @@ use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Namespace,
     NamespaceFilter, NamespacePattern, ReadReport, SkipReason,
 };
+use bsonflow_testkit::{files_under, read_chunks};
 
 fn ns(full: &str) -> Namespace {
     Namespace::parse(full).unwrap()
@@ -116,62 +115,11 @@ fn export_collection(exporter: &Exporter, full: &str, docs: &[Vec<u8>]) {
     w.finish().unwrap();
 }
 
-/// Every file under `dir`, by path relative to it (with `/`), with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).unwrap();
-                let rel = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 fn data_file_count(dir: &Path) -> usize {
-    files(dir)
+    files_under(dir)
         .keys()
         .filter(|k| k.ends_with(".json.gz"))
         .count()
-}
-
-/// The JSON lines of every chunk of a collection folder, chunks in numeric order.
-fn collection_lines(dir: &Path) -> Vec<String> {
-    let mut chunks: Vec<(u64, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.unwrap().path();
-            let name = path.file_name()?.to_str()?.to_string();
-            let n = name
-                .strip_suffix(".json.gz")?
-                .rsplit('.')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((n, std::fs::read(&path).unwrap()))
-        })
-        .collect();
-    chunks.sort();
-    let mut lines = Vec::new();
-    for (_, gz) in chunks {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_string(&mut text)
-            .unwrap();
-        lines.extend(text.lines().map(str::to_string));
-    }
-    lines
 }
 
 /// The `_id` (an int32) of each line.
@@ -209,7 +157,7 @@ fn assert_not_complete(summary: &RunSummary, out: &Path) {
     assert!(
         !out.join(".complete").exists(),
         ".complete was written: {:?}",
-        files(out).keys().collect::<Vec<_>>()
+        files_under(out).keys().collect::<Vec<_>>()
     );
 }
 
@@ -242,7 +190,7 @@ fn a_writer_dropped_without_finish_fails_its_collection_as_incomplete() {
     assert!(summary.input_failures.is_empty());
     assert_not_complete(&summary, &out);
     // The collection that was finished is written in full all the same.
-    assert_eq!(ids(&collection_lines(&out.join("shop/users"))), [0, 1, 2]);
+    assert_eq!(ids(&read_chunks(&out.join("shop/users"))), [0, 1, 2]);
     assert!(out.join("shop/users/metadata.json").is_file());
 }
 
@@ -379,10 +327,7 @@ fn no_complete_marker_unless_the_input_was_read_to_its_end() {
     assert_not_complete(&summary, &out);
     // What was read is still written out.
     assert!(out.join("shop/orders/metadata.json").is_file());
-    assert_eq!(
-        ids(&collection_lines(&out.join("shop/orders"))),
-        [0, 1, 2, 3, 4]
-    );
+    assert_eq!(ids(&read_chunks(&out.join("shop/orders"))), [0, 1, 2, 3, 4]);
 }
 
 #[test]
@@ -512,7 +457,7 @@ fn skip_corrupt_counts_and_lists_corrupt_documents() {
         }
     );
     // Only the good documents are in the export, in order.
-    assert_eq!(ids(&collection_lines(&out.join("shop/orders"))), [1, 2]);
+    assert_eq!(ids(&read_chunks(&out.join("shop/orders"))), [1, 2]);
 
     let users = &summary.collections[1];
     assert_eq!(users.ns, Some(ns("shop.users")));
@@ -524,7 +469,7 @@ fn skip_corrupt_counts_and_lists_corrupt_documents() {
         assert_eq!(c.origin, "users.bson");
         assert!(problem_span(start).contains(&c.offset), "{i}: {c:?}");
     }
-    assert_eq!(ids(&collection_lines(&out.join("shop/users"))), [9]);
+    assert_eq!(ids(&read_chunks(&out.join("shop/users"))), [9]);
 }
 
 /// The number after "at byte " in `message`.
@@ -651,7 +596,7 @@ fn filtered_namespaces_are_declined_listed_and_wants_agrees_with_open() {
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
     // Declined namespaces leave nothing on disk and do not stop `.complete`.
     assert_eq!(
-        files(&out).keys().cloned().collect::<Vec<_>>(),
+        files_under(&out).keys().cloned().collect::<Vec<_>>(),
         [
             MARKER,
             ".complete",
@@ -680,7 +625,7 @@ fn a_non_empty_output_folder_is_refused() {
         }
         // Nothing was removed or added.
         assert_eq!(
-            files(&out).into_iter().collect::<Vec<_>>(),
+            files_under(&out).into_iter().collect::<Vec<_>>(),
             [(leftover.to_string(), b"from an earlier run".to_vec())]
         );
     }
@@ -709,7 +654,7 @@ fn a_missing_output_folder_is_created_and_an_empty_one_is_used() {
     let exporter = new_exporter(options(&empty));
     export_collection(&exporter, "shop.orders", &documents(2));
     finish(exporter, read_to_end());
-    assert_eq!(ids(&collection_lines(&empty.join("shop/orders"))), [0, 1]);
+    assert_eq!(ids(&read_chunks(&empty.join("shop/orders"))), [0, 1]);
 
     // A file where the folder should be is an I/O error, not a folder.
     let file = tmp.path().join("file");
@@ -743,7 +688,7 @@ fn no_temporary_file_remains_after_finish() {
         }
         let summary = finish(exporter, read_to_end());
         assert_eq!(summary.complete_written, complete);
-        let names = files(&out);
+        let names = files_under(&out);
         let hidden: Vec<_> = names
             .keys()
             .filter(|k| k.ends_with(".partial") || k.rsplit('/').next().unwrap().starts_with('.'))
@@ -752,7 +697,7 @@ fn no_temporary_file_remains_after_finish() {
         assert!(hidden.is_empty(), "left behind: {hidden:?}");
         assert_eq!(names.contains_key(".complete"), complete);
         assert_eq!(
-            ids(&collection_lines(&out.join("shop/orders"))),
+            ids(&read_chunks(&out.join("shop/orders"))),
             (0..200).collect::<Vec<_>>()
         );
     }

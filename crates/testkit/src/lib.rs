@@ -367,6 +367,29 @@ fn value_difference(a: &serde_json::Value, e: &serde_json::Value, at: &str) -> O
     }
 }
 
+/// Every regular file under `dir`, by its path relative to `dir` (components joined with
+/// `/`), with its bytes.
+pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// The lines of every `<shard>.<n>.json.gz` in `dir`, in chunk order (`n` numerically).
 pub fn read_chunks(dir: &Path) -> Vec<String> {
     use std::io::Read;
