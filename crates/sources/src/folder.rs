@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Ignored,
-    MetadataError, Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
+    CollectionMetadata, CollectionWriter, DocumentSink, FailureKind, Ignored, MetadataError,
+    Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
 };
 use rayon::prelude::*;
 
 use crate::bson_stream::{self, StreamError, StreamStats};
 use crate::compression::{self, Compression};
+use crate::input::ReadError;
 use crate::layout::{self, SetEntry};
 use crate::store::{LocalFolder, Store};
 
@@ -304,7 +305,7 @@ impl BsonSet {
             .map(|c| match read_collection(&*self.store, c, sink, progress) {
                 Ok(read) => Some(read),
                 Err(e) => {
-                    sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+                    e.record(sink);
                     None
                 }
             })
@@ -331,8 +332,7 @@ impl BsonSet {
     }
 }
 
-impl FolderError {
-    /// The namespace the error concerns, if any.
+impl ReadError for FolderError {
     fn namespace(&self) -> Option<&Namespace> {
         match self {
             FolderError::Duplicate { ns, .. }

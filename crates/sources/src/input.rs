@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bsonflow_model::Progress;
+use bsonflow_model::{DocumentSink, Failure, FailureKind, Namespace, Progress};
 
 use crate::compression::{self, Compression, CountingReader, ReadAhead};
 
@@ -81,6 +81,25 @@ impl Input {
     /// Name, size and stream.
     pub(crate) fn into_parts(self) -> (Arc<str>, Option<u64>, Box<dyn Read + Send>) {
         (self.label, self.size, self.reader)
+    }
+}
+
+/// What a reader's error says of itself in the run's ledger: the namespace it concerns, if
+/// any, and its kind. [`record`](Self::record) is the one way a reader reports an error that
+/// stopped it.
+pub(crate) trait ReadError: fmt::Display {
+    /// The namespace the error concerns, if any.
+    fn namespace(&self) -> Option<&Namespace>;
+
+    /// How the error counts.
+    fn kind(&self) -> FailureKind;
+
+    /// Records the error in `sink`'s ledger.
+    fn record<S: DocumentSink>(&self, sink: &S) {
+        sink.fail(
+            self.namespace(),
+            Failure::new(self.kind(), self.to_string()),
+        );
     }
 }
 

@@ -51,13 +51,13 @@ use std::sync::Arc;
 
 use bson::{RawBsonRef, RawDocument};
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, MetadataError,
-    Namespace, NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
+    CollectionMetadata, CollectionWriter, DocumentSink, FailureKind, MetadataError, Namespace,
+    NamespaceRead, Progress, ReadOptions, ReadReport, SinkError,
 };
 use crc::{Crc, Digest, Table, CRC_64_XZ};
 
 use crate::compression::Compression;
-use crate::input::{Input, Locator, PackedInput, StreamPosition, Ticker};
+use crate::input::{Input, Locator, PackedInput, ReadError, StreamPosition, Ticker};
 use bsonflow_model::FrameError;
 use items::{Item, ItemError, ItemReader};
 
@@ -263,7 +263,7 @@ pub fn read_into<S: DocumentSink>(
     let (report, result) = read_archive(reader, &label, sink, progress);
     let mut report = report.into_read_report();
     if let Err(e) = result {
-        sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+        e.record(sink);
         report.read_to_end = false;
     }
     report
@@ -331,8 +331,7 @@ impl ArchiveReport {
     }
 }
 
-impl ArchiveError {
-    /// The namespace the error concerns, if any.
+impl ReadError for ArchiveError {
     fn namespace(&self) -> Option<&Namespace> {
         match self {
             ArchiveError::Read { ns, .. }

@@ -105,13 +105,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bsonflow_model::{
-    CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, Progress, ReadOptions,
+    CollectionMetadata, CollectionWriter, DocumentSink, Namespace, Progress, ReadOptions,
     ReadReport, SinkError,
 };
 
 use crate::compression::{self, Compression, CountingReader};
 use crate::detect::is_tar_header;
-use crate::input::{Input, Locator, PackedInput, Ticker};
+use crate::input::{Input, Locator, PackedInput, ReadError, Ticker};
 use crate::layers::tar_end::{self, AfterEnd};
 use crate::layout::{self, SetEntry};
 use member::{Exact, PumpError};
@@ -166,7 +166,7 @@ pub fn read_into<S: DocumentSink>(
     let (report, result) = read_tar(reader, &label, sink, &options, progress);
     let mut report = report.into_read_report();
     if let Err(e) = result {
-        sink.fail(e.namespace(), Failure::new(e.kind(), e.to_string()));
+        e.record(sink);
         report.read_to_end = false;
     }
     report

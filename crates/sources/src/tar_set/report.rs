@@ -340,9 +340,8 @@ impl TarReport {
     }
 }
 
-impl TarError {
-    /// The namespace the error concerns, if any.
-    pub(super) fn namespace(&self) -> Option<&Namespace> {
+impl crate::input::ReadError for TarError {
+    fn namespace(&self) -> Option<&Namespace> {
         match self {
             TarError::Duplicate { ns, .. } | TarError::Sink { ns, .. } => Some(ns),
             TarError::Member { ns, .. } => ns.as_deref(),
@@ -350,7 +349,7 @@ impl TarError {
         }
     }
 
-    pub(super) fn kind(&self) -> FailureKind {
+    fn kind(&self) -> FailureKind {
         match self {
             TarError::Open { .. } | TarError::Spill { .. } => FailureKind::Input,
             TarError::Header { source, .. }
