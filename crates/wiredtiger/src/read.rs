@@ -30,20 +30,24 @@ impl DataDir {
         options: &ReadOptions,
     ) -> ReadReport {
         let entries = self.collections();
-        let file_len = |e: &CatalogEntry| std::fs::metadata(&e.file).map(|m| m.len()).ok();
+        // Each file's size, stat'ed once: the total of the wanted ones, and progress after each.
+        let sizes: Vec<Option<u64>> = entries
+            .iter()
+            .map(|e| std::fs::metadata(&e.file).map(|m| m.len()).ok())
+            .collect();
         let wanted_bytes: u64 = entries
             .iter()
-            .filter(|e| sink.wants(&e.ns, &e.metadata).is_ok())
-            .filter_map(file_len)
+            .zip(&sizes)
+            .filter(|(e, _)| sink.wants(&e.ns, &e.metadata).is_ok())
+            .filter_map(|(_, len)| *len)
             .sum();
         progress.add_total(wanted_bytes);
         let outcomes: Vec<Outcome> = entries
             .par_iter()
-            .map(|entry| {
+            .zip(&sizes)
+            .map(|(entry, len)| {
                 let outcome = self.read_one(entry, sink, options);
-                if let Some(len) = file_len(entry) {
-                    progress.add(len);
-                }
+                progress.add(len.unwrap_or(0));
                 outcome
             })
             .collect();
