@@ -1,7 +1,5 @@
 //! One collection being written: JSON lines into chunks, chunks to the pool.
 
-use std::path::PathBuf;
-
 use bsonflow_model::{CollectionWriter, Failure, FailureKind, Namespace, SinkError};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
@@ -25,7 +23,8 @@ pub(crate) struct Shared<'a> {
 pub struct CollectionExport<'a> {
     shared: Shared<'a>,
     ns: Namespace,
-    dir: PathBuf,
+    /// The collection's folder relative to the export's root (`shop/orders`).
+    dir: String,
     origin: String,
     chunk: Vec<u8>,
     chunk_bytes: usize,
@@ -39,7 +38,7 @@ pub struct CollectionExport<'a> {
 }
 
 impl<'a> CollectionExport<'a> {
-    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: PathBuf) -> Self {
+    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String) -> Self {
         let chunk_bytes = shared.options.chunk_bytes.min(usize::MAX as u64) as usize;
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
@@ -77,8 +76,7 @@ impl<'a> CollectionExport<'a> {
         self.next_index += 1;
         pool.submit(ChunkJob {
             json,
-            temp_path: self.dir.join(format!(".{name}.partial")),
-            final_path: self.dir.join(name),
+            rel: format!("{}/{name}", self.dir),
             reply: self.reply_tx.clone(),
         });
         self.outstanding += 1;

@@ -1,7 +1,9 @@
 //! The run: output folder, filter, pool and bookkeeping; the sink every reader feeds.
 
+use std::collections::BTreeSet;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use bsonflow_ejson::Mode;
 use bsonflow_model::{
@@ -14,9 +16,10 @@ use crate::complete::CompleteMarker;
 use crate::ledger::{Ledger, Status};
 use crate::names::check_name;
 use crate::options::ExportOptions;
-use crate::output::OutputFolder;
+use crate::output::MARKER;
 use crate::pool::ChunkPool;
 use crate::summary::RunSummary;
+use crate::target::{LocalFolder, Target, TargetError};
 
 /// Errors that stop the run as a whole (per-collection failures end up in
 /// [`RunSummary::failed`]).
@@ -66,13 +69,16 @@ pub enum ExportError {
         why: String,
     },
     /// A collection's `metadata.json` cannot be written as Extended JSON.
-    #[error("{}: {why}", path.display())]
+    #[error("{path}: {why}")]
     Metadata {
-        /// The file.
-        path: PathBuf,
+        /// The file, relative to the export's root.
+        path: String,
         /// What is wrong with the metadata.
         why: String,
     },
+    /// Writing to the output's storage failed (a file, `.complete`, or tidying up).
+    #[error(transparent)]
+    Storage(#[from] TargetError),
 }
 
 /// Writes one export. Create it, hand `&exporter` to the readers as their
@@ -81,33 +87,52 @@ pub struct Exporter {
     options: ExportOptions,
     pool: ChunkPool,
     ledger: Ledger,
-    /// Holds the folder's lock until the run ends.
-    output: OutputFolder,
+    /// Where the files go; a local folder's lock is held until the run ends.
+    target: Arc<dyn Target>,
     restarted: bool,
 }
 
 impl Exporter {
-    /// Claims the output folder: created when absent, taken when empty, cleared when it holds
-    /// an earlier bsonflow export (see [`MARKER`](crate::MARKER)), refused otherwise; and
-    /// locked until the run ends.
+    /// Claims the output folder `options.out_dir` ([`LocalFolder::claim`]: created when
+    /// absent, taken when empty, cleared when it holds an earlier bsonflow export — see
+    /// [`MARKER`](crate::MARKER) —, refused otherwise; and locked until the run ends).
     pub fn new(options: ExportOptions) -> Result<Self, ExportError> {
-        if options.chunk_bytes == 0 {
-            return Err(ExportError::ChunkBytes);
-        }
-        check_name(&options.shard_name).map_err(|why| ExportError::ShardName {
-            name: options.shard_name.clone(),
-            why,
-        })?;
-        let pool = ChunkPool::new(options.threads, options.gzip_level)
+        check_options(&options)?;
+        let folder = LocalFolder::claim(&options.out_dir)?;
+        let restarted = folder.restarted();
+        Self::build(options, Arc::new(folder), restarted)
+    }
+
+    /// An export into `target`, which the caller has claimed for the run (object storage);
+    /// `options.out_dir` is not used. `restarted` says whether it held an earlier export.
+    pub fn with_target(
+        options: ExportOptions,
+        target: Arc<dyn Target>,
+        restarted: bool,
+    ) -> Result<Self, ExportError> {
+        check_options(&options)?;
+        Self::build(options, target, restarted)
+    }
+
+    fn build(
+        options: ExportOptions,
+        target: Arc<dyn Target>,
+        restarted: bool,
+    ) -> Result<Self, ExportError> {
+        let pool = ChunkPool::new(options.threads, options.gzip_level, Arc::clone(&target))
             .ok_or(ExportError::GzipLevel(options.gzip_level))?;
-        let (output, restarted) = OutputFolder::claim(&options.out_dir)?;
         Ok(Exporter {
             options,
             pool,
             ledger: Ledger::default(),
-            output,
+            target,
             restarted,
         })
+    }
+
+    /// The output in messages: a folder path, or a URL without credentials.
+    pub fn describe_output(&self) -> String {
+        self.target.describe()
     }
 
     /// Whether the output folder held an earlier export, which was cleared to write anew.
@@ -140,17 +165,23 @@ impl Exporter {
             options,
             pool,
             ledger,
-            output,
+            target,
             restarted: _,
         } = self;
         // Joins the compression threads: every queued chunk is on disk after this.
         drop(pool);
         let state = ledger.into_state();
         let mut summary = RunSummary::default();
+        let mut written = BTreeSet::from([MARKER.to_string()]);
         for (ns, entry) in state.collections {
             match entry.status {
                 Status::Done(c) => {
-                    write_metadata(&options.out_dir, &ns, &entry.metadata)?;
+                    let dir = collection_dir(&ns);
+                    written.extend(
+                        (0..c.files).map(|n| format!("{dir}/{}.{n}.json.gz", options.shard_name)),
+                    );
+                    written.insert(format!("{dir}/metadata.json"));
+                    write_metadata(&*target, &ns, &entry.metadata)?;
                     summary.total_files += c.files;
                     summary.collections.push(c);
                 }
@@ -168,60 +199,50 @@ impl Exporter {
         summary.skipped.sort_by(|a, b| a.0.cmp(&b.0));
         summary.input_failures = state.input_failures;
         if summary.failed.is_empty() && summary.input_failures.is_empty() && report.read_to_end {
-            let path = options.out_dir.join(".complete");
-            write_atomically(&path, marker.to_json(summary.total_files).as_bytes())?;
+            target.remove_others(&written)?;
+            target.put_complete(marker.to_json(summary.total_files).as_bytes())?;
             summary.complete_written = true;
         }
         summary.read = report;
-        drop(output);
+        drop(target);
         Ok(summary)
     }
 }
 
-/// The folder of a collection's files.
-pub(crate) fn collection_dir(out: &Path, ns: &Namespace) -> PathBuf {
-    out.join(&ns.db).join(&ns.collection)
+fn check_options(options: &ExportOptions) -> Result<(), ExportError> {
+    if options.chunk_bytes == 0 {
+        return Err(ExportError::ChunkBytes);
+    }
+    check_name(&options.shard_name).map_err(|why| ExportError::ShardName {
+        name: options.shard_name.clone(),
+        why,
+    })
+}
+
+/// The folder of a collection's files, relative to the export's root.
+pub(crate) fn collection_dir(ns: &Namespace) -> String {
+    format!("{}/{}", ns.db, ns.collection)
 }
 
 fn write_metadata(
-    out: &Path,
+    target: &dyn Target,
     ns: &Namespace,
     meta: &CollectionMetadata,
 ) -> Result<(), ExportError> {
     let doc = meta.export_document(&ns.collection);
-    let path = || collection_dir(out, ns).join("metadata.json");
+    let rel = format!("{}/metadata.json", collection_dir(ns));
     let raw = doc.to_vec().map_err(|e| ExportError::Metadata {
-        path: path(),
+        path: rel.clone(),
         why: e.to_string(),
     })?;
     let mut json = Vec::with_capacity(raw.len() * 2);
     bsonflow_ejson::write_document(&mut json, &raw, Mode::Canonical).map_err(|e| {
         ExportError::Metadata {
-            path: path(),
+            path: rel.clone(),
             why: e.to_string(),
         }
     })?;
-    let dir = collection_dir(out, ns);
-    std::fs::create_dir_all(&dir).map_err(|source| ExportError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    write_atomically(&dir.join("metadata.json"), &json)
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, then renames it into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&temp, bytes)
-        .and_then(|()| std::fs::rename(&temp, path))
-        .map_err(|source| {
-            let _ = std::fs::remove_file(&temp);
-            ExportError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })
+    Ok(target.put(&rel, &json)?)
 }
 
 impl DocumentSink for Exporter {
@@ -252,9 +273,9 @@ impl DocumentSink for Exporter {
             self.ledger.fail(Some(ns), failure.clone());
             return Err(Box::new(failure));
         }
-        let dir = collection_dir(&self.options.out_dir, ns);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            let failure = Failure::new(FailureKind::Output, format!("{}: {e}", dir.display()));
+        let dir = collection_dir(ns);
+        if let Err(e) = self.target.prepare_folder(&dir) {
+            let failure = Failure::new(FailureKind::Output, e.to_string());
             self.ledger.fail(Some(ns), failure.clone());
             return Err(Box::new(failure));
         }

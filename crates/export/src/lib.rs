@@ -14,7 +14,8 @@
 //!   reader (folders, tar streams, mongodump archives, WiredTiger trees) feeds it the same way.
 //! - [`CollectionExport`] converts each raw document to one line of Extended JSON (canonical
 //!   by default, as Atlas writes) into the current chunk; a full chunk goes to the pool, which
-//!   compresses it with libdeflate and writes it under a temporary name, renamed when complete.
+//!   compresses it with libdeflate and hands it to the [`Target`]: a [`LocalFolder`] writes it
+//!   under a temporary name, renamed when complete; object storage (`bsonflow-cloud`) uploads it.
 //!   Chunks in flight are bounded, so memory does not grow with the input.
 //! - [`Exporter::finish`] writes every `metadata.json`, then the [`CompleteMarker`] as
 //!   `.complete` — only when every collection was written in full — and returns the
@@ -35,6 +36,7 @@ mod options;
 mod output;
 mod pool;
 mod summary;
+mod target;
 
 pub use collection::CollectionExport;
 pub use complete::{CompleteMarker, KeyValue};
@@ -43,3 +45,4 @@ pub use names::check_name;
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::MARKER;
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};
+pub use target::{is_layout_name, LocalFolder, Target, TargetError};

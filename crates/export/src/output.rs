@@ -75,7 +75,7 @@ impl OutputFolder {
 }
 
 /// What an earlier export may hold, by depth below the output folder.
-fn ours(depth: usize, name: &str, is_dir: bool) -> bool {
+pub(crate) fn ours(depth: usize, name: &str, is_dir: bool) -> bool {
     let partial = name.starts_with('.') && name.ends_with(".partial");
     match (depth, is_dir) {
         // `.complete`, the marker, temporary files; database folders.

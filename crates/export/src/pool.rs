@@ -3,23 +3,23 @@
 //! Writers hand over a chunk (its JSON bytes and where it goes) through a bounded channel,
 //! so a writer waits when every thread is busy and the queue is full: memory in flight is at
 //! most `2 × threads` chunks plus the one each open writer is filling. Each chunk is
-//! compressed whole with libdeflate into a single-member gzip file, written under a
-//! temporary name and renamed when complete. Results go back to the writer that sent the
+//! compressed whole with libdeflate into a single-member gzip file and handed to the
+//! [`Target`], which writes it whole (on disk: a temporary name, renamed when complete). Results go back to the writer that sent the
 //! chunk, which waits for all of its own before it reports the collection finished.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use libdeflater::{CompressionLvl, Compressor};
 
+use crate::target::Target;
+
 /// One chunk to compress and write.
 pub(crate) struct ChunkJob {
     pub json: Vec<u8>,
-    pub temp_path: PathBuf,
-    pub final_path: PathBuf,
+    /// Its name relative to the export's root (`shop/orders/rs0.0.json.gz`).
+    pub rel: String,
     pub reply: Sender<ChunkDone>,
 }
 
@@ -38,7 +38,7 @@ pub(crate) struct ChunkPool {
 
 impl ChunkPool {
     /// `None` when libdeflate has no such level.
-    pub fn new(threads: usize, level: u32) -> Option<Self> {
+    pub fn new(threads: usize, level: u32, target: Arc<dyn Target>) -> Option<Self> {
         let level = CompressionLvl::new(i32::try_from(level).ok()?).ok()?;
         let threads = threads.max(1);
         let (jobs, queue) = bounded::<ChunkJob>(threads);
@@ -47,9 +47,10 @@ impl ChunkPool {
             .map(|i| {
                 let queue = queue.clone();
                 let give_back = give_back.clone();
+                let target = Arc::clone(&target);
                 std::thread::Builder::new()
                     .name(format!("bsonflow-gzip-{i}"))
-                    .spawn(move || worker(queue, give_back, level))
+                    .spawn(move || worker(queue, give_back, level, &*target))
                     .expect("spawn a compression thread")
             })
             .collect();
@@ -91,7 +92,12 @@ impl Drop for ChunkPool {
     }
 }
 
-fn worker(queue: Receiver<ChunkJob>, give_back: Sender<Vec<u8>>, level: CompressionLvl) {
+fn worker(
+    queue: Receiver<ChunkJob>,
+    give_back: Sender<Vec<u8>>,
+    level: CompressionLvl,
+    target: &dyn Target,
+) {
     let mut compressor = Compressor::new(level);
     let mut out = Vec::new();
     for job in queue {
@@ -101,9 +107,9 @@ fn worker(queue: Receiver<ChunkJob>, give_back: Sender<Vec<u8>>, level: Compress
             .gzip_compress(&job.json, &mut out)
             .map_err(|e| format!("gzip compression failed: {e:?}"))
             .and_then(|n| {
-                write_file(&job.temp_path, &out[..n])
-                    .and_then(|()| std::fs::rename(&job.temp_path, &job.final_path))
-                    .map_err(|e| format!("{}: {e}", job.final_path.display()))
+                target
+                    .put(&job.rel, &out[..n])
+                    .map_err(|e| e.to_string())
                     .map(|()| n as u64)
             });
         let done = match result {
@@ -112,23 +118,14 @@ fn worker(queue: Receiver<ChunkJob>, give_back: Sender<Vec<u8>>, level: Compress
                 gzip_bytes,
                 result: Ok(()),
             },
-            Err(e) => {
-                let _ = std::fs::remove_file(&job.temp_path);
-                ChunkDone {
-                    json_bytes,
-                    gzip_bytes: 0,
-                    result: Err(e),
-                }
-            }
+            Err(e) => ChunkDone {
+                json_bytes,
+                gzip_bytes: 0,
+                result: Err(e),
+            },
         };
         let _ = give_back.try_send(job.json);
         let _ = job.reply.send(done);
         // Large compressed buffers are kept for the next chunk; nothing else accumulates.
     }
-}
-
-fn write_file(path: &PathBuf, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(bytes)?;
-    f.flush()
 }

@@ -1,0 +1,169 @@
+//! Where an export's files go: the one thing the writer asks of storage.
+//!
+//! Files are named by their path relative to the export's root, `/`-separated:
+//! `shop/orders/rs0.0.json.gz`, `shop/orders/metadata.json`, `.complete`. A [`Target`] writes
+//! each one whole — it appears complete or not at all — and writes `.complete` last.
+//! [`LocalFolder`] is a folder on disk (temporary name, then rename); an object-storage
+//! prefix is one more implementation (in `bsonflow-cloud`), and the writer takes it unchanged.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::exporter::ExportError;
+use crate::output::OutputFolder;
+
+/// A write to a [`Target`] that failed: where, and what storage said.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct TargetError {
+    /// The file or object (a path, or a URL without credentials).
+    pub location: String,
+    /// What went wrong, in words a user can act on.
+    pub message: String,
+}
+
+/// Storage for one export, claimed for the run before it is handed to the
+/// [`Exporter`](crate::Exporter).
+pub trait Target: Send + Sync + fmt::Debug {
+    /// The export's root in messages: a folder path, or a URL without credentials.
+    fn describe(&self) -> String;
+
+    /// Readies the collection folder `rel` (`shop/orders`) before its first file; storage
+    /// without folders does nothing.
+    fn prepare_folder(&self, rel: &str) -> Result<(), TargetError> {
+        let _ = rel;
+        Ok(())
+    }
+
+    /// Writes the file `rel` whole: readers see all of it or none of it.
+    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError>;
+
+    /// Removes every file of the export layout that is not in `keep` (files an earlier,
+    /// longer export left), so that the export holds exactly what this run wrote. Called
+    /// after every data file and `metadata.json` is written, before `.complete`.
+    fn remove_others(&self, keep: &BTreeSet<String>) -> Result<(), TargetError>;
+
+    /// Writes `.complete`, last of all; where storage allows it, only if no `.complete`
+    /// exists (another run finished the export meanwhile is an error).
+    fn put_complete(&self, bytes: &[u8]) -> Result<(), TargetError>;
+}
+
+/// A folder on the local disk, claimed and locked for the run (see [`MARKER`]).
+///
+/// [`MARKER`]: crate::MARKER
+#[derive(Debug)]
+pub struct LocalFolder {
+    root: PathBuf,
+    /// Holds the folder's lock until the run ends.
+    _claim: OutputFolder,
+    restarted: bool,
+}
+
+impl LocalFolder {
+    /// Claims `root`: created when absent, taken when empty, cleared when it holds an earlier
+    /// bsonflow export (`.complete` first), refused otherwise; locked until dropped.
+    pub fn claim(root: &Path) -> Result<LocalFolder, ExportError> {
+        let (claim, restarted) = OutputFolder::claim(root)?;
+        Ok(LocalFolder {
+            root: root.to_path_buf(),
+            _claim: claim,
+            restarted,
+        })
+    }
+
+    /// Whether the folder held an earlier export, which was cleared to write anew.
+    pub fn restarted(&self) -> bool {
+        self.restarted
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        rel.split('/').fold(self.root.clone(), |p, c| p.join(c))
+    }
+}
+
+impl Target for LocalFolder {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn prepare_folder(&self, rel: &str) -> Result<(), TargetError> {
+        let dir = self.path(rel);
+        std::fs::create_dir_all(&dir).map_err(|e| error(&dir, e))
+    }
+
+    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
+        let path = self.path(rel);
+        if let Some(dir) = path.parent() {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+            }
+        }
+        write_atomically(&path, bytes).map_err(|e| error(&path, e))
+    }
+
+    fn remove_others(&self, _keep: &BTreeSet<String>) -> Result<(), TargetError> {
+        // The claim cleared any earlier export and the lock kept other runs out: the folder
+        // holds only what this run wrote.
+        Ok(())
+    }
+
+    fn put_complete(&self, bytes: &[u8]) -> Result<(), TargetError> {
+        self.put(".complete", bytes)
+    }
+}
+
+fn error(path: &Path, e: io::Error) -> TargetError {
+    TargetError {
+        location: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Writes `bytes` to a temporary sibling of `path` (`.<name>.partial`), then renames it
+/// into place; the temporary file is removed when anything fails.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(".{name}.partial"));
+    let result = std::fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Whether `rel` (`/`-separated, relative to the export's root) is a name the export layout
+/// uses: `.complete`, the [`MARKER`](crate::MARKER), `<db>/<coll>/metadata.json`,
+/// `<db>/<coll>/*.json.gz`, and the temporary `.*.partial` files of a local export. Storage
+/// that has no folders lists an earlier export by these names.
+pub fn is_layout_name(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        [name] => crate::output::ours(0, name, false),
+        [db, coll, name] => {
+            !db.is_empty() && !coll.is_empty() && crate::output::ours(2, name, false)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names() {
+        assert!(is_layout_name(".complete"));
+        assert!(is_layout_name(crate::MARKER));
+        assert!(is_layout_name("shop/orders/rs0.12.json.gz"));
+        assert!(is_layout_name("shop/orders/metadata.json"));
+        assert!(!is_layout_name("shop/orders.bson"));
+        assert!(!is_layout_name("notes.txt"));
+        assert!(!is_layout_name("a/b/c/d.json.gz"));
+        assert!(!is_layout_name("/orders/metadata.json"));
+    }
+}
