@@ -42,7 +42,20 @@ Written to DIR:\n\
   .complete                         written last, only when every collection was written in full\n\n\
 Never exported, and listed with the reason in the summary: the admin, local and config databases, \
 system.* collections (system.js too), views, time-series collections and their system.buckets.*, \
-names containing '/'.")]
+names containing '/'.\n\n\
+Object storage: INPUT may be s3://BUCKET/KEY, oss://BUCKET/KEY (Alibaba OSS; needs --region) or an \
+http(s):// URL of one object (a presigned download link); a key ending in / or naming no object is \
+read as a folder. --out may be s3:// or oss://. Credentials come from AWS_ACCESS_KEY_ID, \
+AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (for oss://, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and \
+OSS_SESSION_TOKEN first), else web-identity, container or instance credentials; ~/.aws profiles are \
+not read. Nothing secret is ever printed.\n\n\
+Examples:\n\
+  bsonflow convert ./dump --out ./export\n\
+  bsonflow convert hins1234_data_20260101.tar.zst --out ./export --chunk-bytes 64M\n\
+  bsonflow convert s3://backups/inst-1234/ --out s3://lake/exports/inst-1234/\n\
+  bsonflow convert oss://my-bucket/hins1234.tar.gz --region cn-hangzhou --out ./export\n\
+  bsonflow convert ./dump --out s3://lake/x/ --endpoint http://127.0.0.1:9000\n\
+  bsonflow convert 'https://…/backup.tar.gz?Expires=…&Signature=…' --out s3://lake/y/")]
     Convert(Box<ConvertArgs>),
     /// Unpack a physical backup (_qp.xb, tar.gz of a data directory) into a data directory.
     #[command(
@@ -64,11 +77,13 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
-    /// The backup to convert: a file or a folder (see above).
+    /// The backup to convert: a file or a folder (see above), or the same in object storage:
+    /// s3://BUCKET/KEY, oss://BUCKET/KEY, or an http(s):// URL of one object.
     pub input: PathBuf,
 
-    /// Output folder (the export prefix); created if absent, must be empty if present.
-    #[arg(short, long, value_name = "DIR")]
+    /// Output folder (the export prefix), or s3://BUCKET/PREFIX or oss://BUCKET/PREFIX;
+    /// created if absent, must be empty (or hold an earlier bsonflow export) if present.
+    #[arg(short, long, value_name = "DIR|URL")]
     pub out: PathBuf,
 
     /// Extended JSON flavour of the data files.
@@ -135,7 +150,36 @@ pub struct ConvertArgs {
     pub quiet: bool,
 
     #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(flatten)]
     pub marker: MarkerArgs,
+}
+
+/// Where `s3://` and `oss://` locations are served.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Object storage (s3://, oss://, https://)")]
+pub struct StorageArgs {
+    /// An S3-compatible server instead of AWS (MinIO, Ceph…), addressed path-style
+    /// (http://HOST:PORT/BUCKET/KEY); for oss://, the service endpoint in place of
+    /// https://s3.oss-REGION.aliyuncs.com (a VPC endpoint, say). Plain http:// only when
+    /// written here.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// The bucket's region: required for oss:// (cn-hangzhou or oss-cn-hangzhou); for s3://
+    /// the default is AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Address --endpoint virtual-hosted style (http://BUCKET.HOST:PORT/KEY).
+    #[arg(long)]
+    pub virtual_hosted: bool,
+
+    /// Send requests for HOST to ADDRESS instead of asking DNS, like curl's --resolve (a
+    /// test server, split-horizon DNS); repeatable.
+    #[arg(long, value_name = "HOST=ADDRESS")]
+    pub resolve: Vec<String>,
 }
 
 /// Fields of the `.complete` marker.

@@ -16,13 +16,16 @@ use bsonflow_sources::layers::compression::Compression;
 use bsonflow_sources::{mongodump_archive, tar_set};
 use bsonflow_wiredtiger::DataDir;
 
+use bsonflow_cloud::Url;
+
 use crate::cli::{ConvertArgs, Format};
 use crate::physical::{self, Scratch};
 use crate::progress::Bar;
+use crate::remote;
 use crate::summary;
 
 /// The input, opened: what the reader of each kind needs before the export starts.
-enum Opened {
+pub(crate) enum Opened {
     Set(BsonSet),
     Tar(Input),
     Archive(Input),
@@ -32,7 +35,8 @@ enum Opened {
 /// Detect → open → build the exporter → read → finish → print.
 pub fn run(args: ConvertArgs) -> Result<u8> {
     let started = Instant::now();
-    let kind = detect_kind(&args)?;
+    let input_url = remote::url_of(&args.input)?;
+    let out_url = remote::url_of(&args.out)?;
     let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -42,26 +46,45 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global();
-    let marker = build_marker(&args)?;
-    let description = format!("{} ({})", args.input.display(), kind.describe());
+    let marker = build_marker(&args, input_url.as_ref())?;
+    let (kind, prepared) = match &input_url {
+        None => {
+            let kind = detect_kind(&args)?;
+            let prepared = open(&args, &kind, threads)?;
+            (kind, prepared)
+        }
+        Some(url) => remote::open_input(url, &args, threads)?,
+    };
+    let shown_input = match &input_url {
+        Some(url) => url.display(),
+        None => args.input.display().to_string(),
+    };
+    let description = format!("{shown_input} ({})", kind.describe());
     let Prepared {
         opened,
         scratch,
         unpacked,
-    } = open(&args, &kind, threads)?;
+    } = prepared;
     // A data directory names its replica set: the default shard name.
     let replica_set = match &opened {
         Opened::DataDir(dir) => dir.replica_set_name().ok().flatten(),
         _ => None,
     };
-    let exporter = Exporter::new(export_options(&args, threads, replica_set)?)?;
+    let options = export_options(&args, threads, replica_set)?;
+    let exporter = match &out_url {
+        None => Exporter::new(options)?,
+        Some(url) => {
+            let (target, restarted) = remote::claim_output(url, &args.storage)?;
+            Exporter::with_target(options, target, restarted)?
+        }
+    };
+    let spill_beside = match &out_url {
+        None => parent_or_here(&args.out),
+        Some(_) => std::env::temp_dir(),
+    };
     let read_options = ReadOptions {
         skip_missing: args.skip_missing,
-        spill_dir: Some(
-            args.scratch
-                .clone()
-                .unwrap_or_else(|| parent_or_here(&args.out)),
-        ),
+        spill_dir: Some(args.scratch.clone().unwrap_or(spill_beside)),
         ..ReadOptions::default()
     };
 
@@ -97,10 +120,10 @@ fn detect_kind(args: &ConvertArgs) -> Result<InputKind> {
 
 /// The input opened for its reader, with the scratch folder of a physical backup (it lives
 /// until the end of the run) and what unpacking it did.
-struct Prepared {
-    opened: Opened,
-    scratch: Option<Scratch>,
-    unpacked: Option<String>,
+pub(crate) struct Prepared {
+    pub opened: Opened,
+    pub scratch: Option<Scratch>,
+    pub unpacked: Option<String>,
 }
 
 /// Opens the input of `kind`; a physical backup is unpacked into a scratch folder first.
@@ -200,7 +223,7 @@ pub fn single_file_namespace(path: &Path, ns: Option<&str>, db: Option<&str>) ->
     }
 }
 
-fn build_marker(args: &ConvertArgs) -> Result<CompleteMarker> {
+fn build_marker(args: &ConvertArgs, input_url: Option<&Url>) -> Result<CompleteMarker> {
     let m = &args.marker;
     let pairs = |items: &[String], flag: &str| -> Result<Vec<KeyValue>> {
         items
@@ -214,10 +237,10 @@ fn build_marker(args: &ConvertArgs) -> Result<CompleteMarker> {
         group_id: m.group_id.clone(),
         group_name: m.group_name.clone(),
         cluster_unique_id: m.cluster_id.clone(),
-        cluster_name: m
-            .cluster_name
-            .clone()
-            .unwrap_or_else(|| default_cluster_name(&args.input)),
+        cluster_name: m.cluster_name.clone().unwrap_or_else(|| match input_url {
+            Some(url) => strip_archive_suffixes(&url.name()),
+            None => default_cluster_name(&args.input),
+        }),
         snapshot_initiation_date: m
             .snapshot_date
             .clone()
@@ -235,7 +258,12 @@ fn default_cluster_name(input: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut name = name.as_str();
+    strip_archive_suffixes(&name)
+}
+
+/// `hins1_data.ar.gz` → `hins1_data`.
+fn strip_archive_suffixes(name: &str) -> String {
+    let mut name = name;
     for suffix in [".gz", ".zst", ".tar", ".ar", ".xb", ".bson"] {
         name = name.strip_suffix(suffix).unwrap_or(name);
     }

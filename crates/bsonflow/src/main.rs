@@ -8,6 +8,7 @@ mod cli;
 mod convert;
 mod physical;
 mod progress;
+mod remote;
 mod summary;
 mod unpack;
 

@@ -116,15 +116,33 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
     if meta.is_dir() {
         return Ok(detect_folder(path));
     }
-    let mut file = File::open(path).map_err(io_err)?;
+    let open = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(File::open(path)?)) };
+    detect_stream(path, &open)
+}
+
+/// Tells what one stream of bytes is (a file, or an object in object storage) by its
+/// content; `open` gives a fresh stream from its start each time it is called (it is called
+/// up to three times, and each stream is read only as far as the decision needs), `label`
+/// names it in errors.
+pub fn detect_stream(
+    label: &Path,
+    open: &dyn Fn() -> io::Result<Box<dyn Read + Send>>,
+) -> Result<InputKind, DetectError> {
+    let path = label;
+    let io_err = |source| DetectError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = open().map_err(io_err)?;
     let raw_head = compression::read_prefix(&mut file, 4).map_err(io_err)?;
+    drop(file);
     if raw_head.is_empty() {
         return Err(DetectError::Empty {
             path: path.to_path_buf(),
         });
     }
     let outer = Compression::sniff(&raw_head);
-    let counted = compression::CountingReader::new(File::open(path).map_err(io_err)?);
+    let counted = compression::CountingReader::new(open().map_err(io_err)?);
     let read = counted.position();
     let content_err = |source| DetectError::Content {
         path: path.to_path_buf(),
@@ -137,6 +155,7 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
         Compression::None => io_err(e),
         _ => content_err(e),
     })?;
+    drop(reader);
     if head.starts_with(b"XBSTCK01") {
         return Ok(InputKind::Xbstream(outer));
     }
@@ -147,8 +166,7 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
         return Ok(InputKind::MongodumpArchive(outer));
     }
     if is_tar_header(&head) {
-        let file = File::open(path).map_err(io_err)?;
-        let (_, reader) = compression::decompress(file).map_err(io_err)?;
+        let (_, reader) = compression::decompress(open().map_err(io_err)?).map_err(io_err)?;
         return Ok(match tar_is_physical(reader) {
             true => InputKind::PhysicalTar(outer),
             false => InputKind::BsonTar(outer),
@@ -178,19 +196,25 @@ pub fn detect(path: &Path) -> Result<InputKind, DetectError> {
     })
 }
 
-fn detect_folder(path: &Path) -> InputKind {
-    let has = |name: &str| path.join(name).exists();
+/// What a listing of files says a folder (or an object-storage prefix) is: a data directory
+/// when it holds `WiredTiger.turtle`, `WiredTiger.wt` or `WiredTiger.backup` at its top, a
+/// RocksDB directory (unsupported), otherwise a BSON set. `has` answers whether a path
+/// relative to the folder exists.
+pub fn detect_listing(has: &dyn Fn(&str) -> bool) -> InputKind {
     if has("WiredTiger.turtle") || has("WiredTiger.wt") || has("WiredTiger.backup") {
         return InputKind::DataDirectory;
     }
-    let rocks = has("CURRENT") && !has("WiredTiger")
-        || path.join("db").join("CURRENT").exists() && !has("WiredTiger");
+    let rocks = has("CURRENT") && !has("WiredTiger") || has("db/CURRENT") && !has("WiredTiger");
     if rocks {
         return InputKind::UnsupportedDataDirectory(
             "a RocksDB data directory (no WiredTiger files); bsonflow reads WiredTiger only — take a logical backup of it instead".into(),
         );
     }
     InputKind::BsonFolder
+}
+
+fn detect_folder(path: &Path) -> InputKind {
+    detect_listing(&|rel| path.join(rel).exists())
 }
 
 /// A tar header block, judged as GNU tar judges one (`tar_checksum` in its `list.c`): the

@@ -272,16 +272,26 @@ impl BsonSet {
     /// The set of one loose `.bson` file (plain, gzip or zstd) holding collection `ns`.
     pub fn single_file(path: &Path, ns: Namespace) -> Result<BsonSet, FolderError> {
         let store = LocalFolder::new(path.parent().unwrap_or(Path::new(".")));
-        let size = store.size(path).map_err(|source| FolderError::Io {
-            path: path.to_path_buf(),
+        BsonSet::single_stored(Arc::new(store), path, ns)
+    }
+
+    /// The set of one loose BSON stream at `address` in `store` (an object in object
+    /// storage, or a local file), holding collection `ns`.
+    pub fn single_stored(
+        store: Arc<dyn Store>,
+        address: &Path,
+        ns: Namespace,
+    ) -> Result<BsonSet, FolderError> {
+        let size = store.size(address).map_err(|source| FolderError::Io {
+            path: address.to_path_buf(),
             source,
         })?;
         Ok(BsonSet {
-            store: Arc::new(store),
+            store,
             collections: vec![CollectionFiles {
                 ns,
                 metadata: None,
-                data: vec![path.to_path_buf()],
+                data: vec![address.to_path_buf()],
                 data_bytes: size,
             }],
             ignored: Vec::new(),
