@@ -62,12 +62,19 @@ pub fn claim_output(url: &Url, args: &StorageArgs) -> Result<(Arc<dyn Target>, b
 pub fn open_input(url: &Url, args: &ConvertArgs, threads: usize) -> Result<(InputKind, Prepared)> {
     let remote = Remote::connect(url, &connect_options(&args.storage)?)?;
     let key = url.path();
-    let size = match url.trailing_slash && url.service != Service::Http {
-        true => None,
-        false => remote.probe(&key)?,
-    };
-    let Some(size) = size else {
-        return open_prefix(remote, url, args);
+    // A prefix when anything is listed under it (a key ending in `/` always is one); else
+    // one object, whose size the first ranged GET tells.
+    if url.service != Service::Http {
+        let listed = remote.list(&key)?;
+        if !listed.is_empty() || url.trailing_slash {
+            return open_prefix(remote, url, listed, args);
+        }
+    }
+    let Some(size) = remote.probe(&key)? else {
+        bail!(
+            "{}: nothing found there (no object by that name and no object under it as a prefix)",
+            url.display()
+        );
     };
     let (store, address) = RemoteStore::single(Arc::clone(&remote), key.clone(), size);
     let store: Arc<dyn Store> = Arc::new(store);
@@ -140,10 +147,10 @@ pub fn open_input(url: &Url, args: &ConvertArgs, threads: usize) -> Result<(Inpu
 fn open_prefix(
     remote: Arc<Remote>,
     url: &Url,
+    listed: Vec<bsonflow_cloud::ObjectMeta>,
     args: &ConvertArgs,
 ) -> Result<(InputKind, Prepared)> {
     let key = url.path();
-    let listed = remote.list(&key)?;
     if listed.is_empty() {
         bail!(
             "{}: nothing found there (no object by that name and no object under it as a prefix)",

@@ -87,6 +87,15 @@ pub(crate) fn describe(
     let code = service_code(&raw);
     let mut message = format!("{location}: {what} failed");
     let hint = match (error, code.as_deref()) {
+        (_, Some("SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken"))
+        | (object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }, _)
+            if context.bucket.is_empty() =>
+        {
+            format!(
+                "the server refused the link ({}): a presigned link expires and breaks when altered; get a fresh one",
+                code.as_deref().unwrap_or("403")
+            )
+        }
         (_, Some("SignatureDoesNotMatch" | "InvalidAccessKeyId" | "AccessDenied" | "InvalidToken" | "ExpiredToken"))
         | (object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }, _) => {
             format!(

@@ -37,5 +37,6 @@ pub use location::{
     oss_bucket_endpoint, oss_region, redact_url, ConnectOptions, CredentialSource, Environment,
     FixedHosts, ProcessEnv, Service, Url,
 };
+pub use object_store::ObjectMeta;
 pub use remote::{RangeReader, Remote, RemoteStore, RANGES_AHEAD, RANGE_BYTES};
 pub use target::{RemoteTarget, PARTS_IN_FLIGHT, PART_BYTES};

@@ -104,9 +104,13 @@ impl Url {
         }
     }
 
-    /// The object or prefix inside the store.
+    /// The object or prefix inside the store (empty for [`Service::Http`]: the store's URL
+    /// is the object's).
     pub fn path(&self) -> ObjectPath {
-        ObjectPath::from(self.key.as_str())
+        match self.service {
+            Service::Http => ObjectPath::default(),
+            _ => ObjectPath::from(self.key.as_str()),
+        }
     }
 
     /// The last component of the key (the object's or prefix's name); the bucket for the

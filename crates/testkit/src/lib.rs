@@ -9,6 +9,7 @@
 //!   generator script.
 //! - [`MemorySink`]: a [`DocumentSink`] that keeps every document in memory, for testing
 //!   readers without the export writer.
+//! - [`s3`]: a real S3 server (`s3s-fs`) per test, with its request log.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -17,6 +18,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+
+pub mod s3;
 
 use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, NamespaceFilter,
