@@ -102,11 +102,7 @@ impl RemoteTarget {
     }
 
     fn fail(&self, e: CloudError) -> TargetError {
-        let message = e.to_string();
-        TargetError {
-            location: self.describe(),
-            message,
-        }
+        located(self.describe(), e)
     }
 
     /// Uploads `bytes` as a multipart upload; aborts it when anything fails.
@@ -192,6 +188,16 @@ impl RemoteTarget {
     }
 }
 
+/// A [`TargetError`] at `location`, its message without a repeat of the location.
+fn located(location: String, e: CloudError) -> TargetError {
+    let text = e.to_string();
+    let message = match text.strip_prefix(&format!("{location}: ")) {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
+    TargetError { location, message }
+}
+
 impl Target for RemoteTarget {
     fn describe(&self) -> String {
         self.remote.url().display()
@@ -199,10 +205,7 @@ impl Target for RemoteTarget {
 
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
         let key = self.key(rel);
-        let located = |e: CloudError| TargetError {
-            location: self.remote.url().display_key(&key),
-            message: e.to_string(),
-        };
+        let located = |e: CloudError| located(self.remote.url().display_key(&key), e);
         if bytes.len() > PART_BYTES {
             return self.put_multipart(&key, bytes).map_err(located);
         }
@@ -261,10 +264,10 @@ impl Target for RemoteTarget {
                 location: self.remote.url().display_key(&key),
                 message: "another run completed this export while this one was writing (the service answered 412 to If-None-Match: *); nothing was overwritten — check which run's files you want and rerun".into(),
             }),
-            Err(e) => Err(TargetError {
-                location: self.remote.url().display_key(&key),
-                message: self.remote.error(&e, "writing .complete", &key).to_string(),
-            }),
+            Err(e) => Err(located(
+                self.remote.url().display_key(&key),
+                self.remote.error(&e, "writing .complete", &key),
+            )),
         }
     }
 }
