@@ -148,7 +148,9 @@ pub fn redact_url(text: &str) -> String {
 }
 
 /// Host names answered from a fixed table, like curl's `--resolve`: requests for `HOST` go
-/// to the address given; other names are resolved by the system.
+/// to the address given. Names under `.localhost` are the loopback address (RFC 6761, as
+/// curl and browsers have it; a virtual-hosted test server at `BUCKET.localhost:PORT`
+/// works without DNS); other names are resolved by the system.
 #[derive(Clone, Debug, Default)]
 pub struct FixedHosts {
     table: Vec<(String, std::net::IpAddr)>,
@@ -190,6 +192,9 @@ impl object_store::client::DnsResolver for FixedHosts {
             if !fixed.is_empty() {
                 return Ok(fixed);
             }
+            if host == "localhost" || host.ends_with(".localhost") {
+                return Ok(vec![std::net::Ipv4Addr::LOCALHOST.into()]);
+            }
             let addrs = tokio::net::lookup_host((host.as_str(), 0)).await?;
             Ok(addrs.map(|a| a.ip()).collect())
         })
@@ -206,8 +211,9 @@ pub struct ConnectOptions {
     pub region: Option<String>,
     /// `--virtual-hosted`: address an `--endpoint` as `BUCKET.host` instead of `host/BUCKET`.
     pub virtual_hosted: bool,
-    /// Resolves host names instead of the system (tests point made-up bucket hosts such as
-    /// `b.s3.oss.test` at 127.0.0.1 with it).
+    /// Resolves host names (default: [`FixedHosts`] with an empty table: `*.localhost` is
+    /// the loopback address, other names go to the system's resolver). Tests point made-up
+    /// bucket hosts such as `b.s3.oss.test` at 127.0.0.1 with it.
     pub resolver: Option<Arc<dyn object_store::client::DnsResolver>>,
 }
 
@@ -268,9 +274,11 @@ fn client_options(allow_http: bool, options: &ConnectOptions) -> ClientOptions {
     let mut o = ClientOptions::new()
         .with_timeout(Duration::from_secs(120))
         .with_connect_timeout(Duration::from_secs(10));
-    if let Some(r) = &options.resolver {
-        o = o.with_dns_resolver(Arc::clone(r));
-    }
+    let resolver = match &options.resolver {
+        Some(r) => Arc::clone(r),
+        None => Arc::new(FixedHosts::default()),
+    };
+    o = o.with_dns_resolver(resolver);
     // `allow_http` last, on the options themselves: `with_client_options` replaces them all.
     o.with_allow_http(allow_http)
 }
@@ -482,6 +490,28 @@ mod tests {
         assert_eq!(u.display(), "https://h.example/a/backup.tar.gz?…");
         assert_eq!(u.name(), "backup.tar.gz");
         assert!(!format!("{u:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn fixed_hosts_and_localhost_names() {
+        use object_store::client::DnsResolver;
+        let mut hosts = FixedHosts::default();
+        hosts.add("b.s3.oss.test=127.0.0.2").unwrap();
+        assert!(hosts.add("nohost").is_err());
+        assert!(hosts.add("h=not-an-ip").is_err());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ip = |h: &str| rt.block_on(hosts.resolve(h)).unwrap();
+        assert_eq!(
+            ip("B.s3.oss.test"),
+            vec!["127.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            ip("ossb.localhost"),
+            vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
     }
 
     #[test]
