@@ -109,11 +109,9 @@ impl RemoteTarget {
     fn put_multipart(&self, key: &str, bytes: &[u8]) -> Result<(), CloudError> {
         let path = ObjectPath::from(key);
         let store = Arc::clone(self.remote.store());
-        let parts: Vec<Bytes> = bytes
-            .chunks(PART_BYTES)
-            .map(Bytes::copy_from_slice)
-            .collect();
         let p = path.clone();
+        // Runs on this thread (block_on needs no 'static future): each part is copied only
+        // when it is sent, so at most PARTS_IN_FLIGHT parts are held beside the chunk.
         let outcome = self.remote.block_on(async move {
             let mut upload = match store.put_multipart(&p).await {
                 Ok(u) => u,
@@ -121,14 +119,14 @@ impl RemoteTarget {
             };
             let mut in_flight = FuturesUnordered::new();
             let mut first = None;
-            for part in parts {
+            for part in bytes.chunks(PART_BYTES) {
                 if in_flight.len() == PARTS_IN_FLIGHT {
                     if let Some(Err(e)) = in_flight.next().await {
                         first = Some(e);
                         break;
                     }
                 }
-                in_flight.push(upload.put_part(PutPayload::from(part)));
+                in_flight.push(upload.put_part(PutPayload::from(Bytes::copy_from_slice(part))));
             }
             while let Some(r) = in_flight.next().await {
                 if let Err(e) = r {
