@@ -277,6 +277,9 @@ impl RangeReader {
 
     /// Takes the next range, waiting for it; `Ok(false)` at the end of the object.
     fn advance(&mut self) -> io::Result<bool> {
+        // The range just read is not needed while the next one is awaited.
+        self.current = Bytes::new();
+        self.pos = 0;
         let Some((range, handle)) = self.pending.pop_front() else {
             return Ok(false);
         };

@@ -106,12 +106,13 @@ impl RemoteTarget {
     }
 
     /// Uploads `bytes` as a multipart upload; aborts it when anything fails.
-    fn put_multipart(&self, key: &str, bytes: &[u8]) -> Result<(), CloudError> {
+    fn put_multipart(&self, key: &str, bytes: Bytes) -> Result<(), CloudError> {
         let path = ObjectPath::from(key);
         let store = Arc::clone(self.remote.store());
         let p = path.clone();
-        // Runs on this thread (block_on needs no 'static future): each part is copied only
-        // when it is sent, so at most PARTS_IN_FLIGHT parts are held beside the chunk.
+        // Parts are slices of the one buffer (no copy); at most PARTS_IN_FLIGHT are sent at
+        // once.
+        let all = bytes.clone();
         let outcome = self.remote.block_on(async move {
             let mut upload = match store.put_multipart(&p).await {
                 Ok(u) => u,
@@ -119,14 +120,15 @@ impl RemoteTarget {
             };
             let mut in_flight = FuturesUnordered::new();
             let mut first = None;
-            for part in bytes.chunks(PART_BYTES) {
+            for at in (0..all.len()).step_by(PART_BYTES) {
+                let part = all.slice(at..(at + PART_BYTES).min(all.len()));
                 if in_flight.len() == PARTS_IN_FLIGHT {
                     if let Some(Err(e)) = in_flight.next().await {
                         first = Some(e);
                         break;
                     }
                 }
-                in_flight.push(upload.put_part(PutPayload::from(Bytes::copy_from_slice(part))));
+                in_flight.push(upload.put_part(PutPayload::from(part)));
             }
             while let Some(r) = in_flight.next().await {
                 if let Err(e) = r {
@@ -152,7 +154,7 @@ impl RemoteTarget {
             (Some(e), abort, tried_complete) => {
                 // A Complete retried after the server finished the first attempt: the object
                 // is there, whole. Count it only when it is byte for byte ours.
-                if tried_complete && self.holds(&path, bytes) {
+                if tried_complete && self.holds(&path, &bytes) {
                     return Ok(());
                 }
                 let mut err = self.remote.error(&e, "uploading (multipart)", key);
@@ -170,6 +172,22 @@ impl RemoteTarget {
                 Err(err)
             }
         }
+    }
+
+    /// Uploads `bytes` to `rel`: one PUT up to [`PART_BYTES`], else a multipart upload.
+    fn put_bytes(&self, rel: &str, bytes: Bytes) -> Result<(), TargetError> {
+        let key = self.key(rel);
+        let located = |e: CloudError| located(self.remote.url().display_key(&key), e);
+        if bytes.len() > PART_BYTES {
+            return self.put_multipart(&key, bytes).map_err(located);
+        }
+        let store = Arc::clone(self.remote.store());
+        let path = ObjectPath::from(key.as_str());
+        let payload = PutPayload::from(bytes);
+        self.remote
+            .block_on(async move { store.put(&path, payload).await })
+            .map(|_| ())
+            .map_err(|e| located(self.remote.error(&e, "uploading", &key)))
     }
 
     /// Whether the object at `path` holds exactly `bytes`.
@@ -202,18 +220,11 @@ impl Target for RemoteTarget {
     }
 
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
-        let key = self.key(rel);
-        let located = |e: CloudError| located(self.remote.url().display_key(&key), e);
-        if bytes.len() > PART_BYTES {
-            return self.put_multipart(&key, bytes).map_err(located);
-        }
-        let store = Arc::clone(self.remote.store());
-        let path = ObjectPath::from(key.as_str());
-        let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
-        self.remote
-            .block_on(async move { store.put(&path, payload).await })
-            .map(|_| ())
-            .map_err(|e| located(self.remote.error(&e, "uploading", &key)))
+        self.put_bytes(rel, Bytes::copy_from_slice(bytes))
+    }
+
+    fn put_owned(&self, rel: &str, bytes: Vec<u8>) -> Result<(), TargetError> {
+        self.put_bytes(rel, Bytes::from(bytes))
     }
 
     fn remove_others(&self, keep: &BTreeSet<String>) -> Result<(), TargetError> {

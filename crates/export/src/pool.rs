@@ -1,11 +1,13 @@
-//! The compression pool: threads that gzip full chunks and write them to disk.
+//! The compression pool: threads that gzip full chunks, and threads that write them.
 //!
 //! Writers hand over a chunk (its JSON bytes and where it goes) through a bounded channel,
 //! so a writer waits when every thread is busy and the queue is full: memory in flight is at
-//! most `2 × threads` chunks plus the one each open writer is filling. Each chunk is
-//! compressed whole with libdeflate into a single-member gzip file and handed to the
-//! [`Target`], which writes it whole (on disk: a temporary name, renamed when complete). Results go back to the writer that sent the
-//! chunk, which waits for all of its own before it reports the collection finished.
+//! most `2 × threads` chunks plus the one each open writer is filling, and `2 × threads`
+//! compressed chunks. Each chunk is compressed whole with libdeflate into a single-member
+//! gzip file and handed to a writing thread (so that compression goes on while a chunk is
+//! uploaded), which gives it to the [`Target`] to write whole (on disk: a temporary name,
+//! renamed when complete). Results go back to the writer that sent the chunk, which waits
+//! for all of its own before it reports the collection finished.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -43,21 +45,32 @@ impl ChunkPool {
         let threads = threads.max(1);
         let (jobs, queue) = bounded::<ChunkJob>(threads);
         let (give_back, spare) = bounded::<Vec<u8>>(threads * 2 + 2);
-        let workers = (0..threads)
+        // Compressed chunks are written by their own threads, so compression goes on while
+        // a chunk is uploaded: per thread, one compressed chunk queued and one being written.
+        let (written, to_write) = bounded::<Compressed>(threads);
+        let mut handles: Vec<JoinHandle<()>> = (0..threads)
             .map(|i| {
-                let queue = queue.clone();
-                let give_back = give_back.clone();
+                let to_write = to_write.clone();
                 let target = Arc::clone(&target);
                 std::thread::Builder::new()
-                    .name(format!("bsonflow-gzip-{i}"))
-                    .spawn(move || worker(queue, give_back, level, &*target))
-                    .expect("spawn a compression thread")
+                    .name(format!("bsonflow-put-{i}"))
+                    .spawn(move || writer(to_write, &*target))
+                    .expect("spawn a writing thread")
             })
             .collect();
+        handles.extend((0..threads).map(|i| {
+            let queue = queue.clone();
+            let give_back = give_back.clone();
+            let written = written.clone();
+            std::thread::Builder::new()
+                .name(format!("bsonflow-gzip-{i}"))
+                .spawn(move || worker(queue, give_back, level, written))
+                .expect("spawn a compression thread")
+        }));
         Some(ChunkPool {
             jobs: Some(jobs),
             spare,
-            threads: workers,
+            threads: handles,
         })
     }
 
@@ -92,40 +105,58 @@ impl Drop for ChunkPool {
     }
 }
 
+/// A compressed chunk on its way to the [`Target`].
+struct Compressed {
+    gzip: Vec<u8>,
+    rel: String,
+    json_bytes: u64,
+    reply: Sender<ChunkDone>,
+}
+
 fn worker(
     queue: Receiver<ChunkJob>,
     give_back: Sender<Vec<u8>>,
     level: CompressionLvl,
-    target: &dyn Target,
+    written: Sender<Compressed>,
 ) {
     let mut compressor = Compressor::new(level);
-    let mut out = Vec::new();
     for job in queue {
         let json_bytes = job.json.len() as u64;
-        out.resize(compressor.gzip_compress_bound(job.json.len()), 0);
-        let result = compressor
-            .gzip_compress(&job.json, &mut out)
-            .map_err(|e| format!("gzip compression failed: {e:?}"))
-            .and_then(|n| {
-                target
-                    .put(&job.rel, &out[..n])
-                    .map_err(|e| e.to_string())
-                    .map(|()| n as u64)
-            });
-        let done = match result {
-            Ok(gzip_bytes) => ChunkDone {
-                json_bytes,
-                gzip_bytes,
-                result: Ok(()),
-            },
-            Err(e) => ChunkDone {
-                json_bytes,
-                gzip_bytes: 0,
-                result: Err(e),
-            },
-        };
+        // A fresh buffer each time: the target keeps it (an upload sends it without a copy).
+        let mut out = vec![0; compressor.gzip_compress_bound(job.json.len())];
+        let compressed = compressor.gzip_compress(&job.json, &mut out);
         let _ = give_back.try_send(job.json);
-        let _ = job.reply.send(done);
-        // Large compressed buffers are kept for the next chunk; nothing else accumulates.
+        match compressed {
+            Ok(n) => {
+                out.truncate(n);
+                let _ = written.send(Compressed {
+                    gzip: out,
+                    rel: job.rel,
+                    json_bytes,
+                    reply: job.reply,
+                });
+            }
+            Err(e) => {
+                let _ = job.reply.send(ChunkDone {
+                    json_bytes,
+                    gzip_bytes: 0,
+                    result: Err(format!("gzip compression failed: {e:?}")),
+                });
+            }
+        }
+    }
+}
+
+fn writer(queue: Receiver<Compressed>, target: &dyn Target) {
+    for chunk in queue {
+        let gzip_bytes = chunk.gzip.len() as u64;
+        let result = target
+            .put_owned(&chunk.rel, chunk.gzip)
+            .map_err(|e| e.to_string());
+        let _ = chunk.reply.send(ChunkDone {
+            json_bytes: chunk.json_bytes,
+            gzip_bytes: if result.is_ok() { gzip_bytes } else { 0 },
+            result,
+        });
     }
 }

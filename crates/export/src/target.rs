@@ -40,6 +40,11 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// Writes the file `rel` whole: readers see all of it or none of it.
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError>;
 
+    /// [`Target::put`] of a buffer the target may keep (no copy for an upload).
+    fn put_owned(&self, rel: &str, bytes: Vec<u8>) -> Result<(), TargetError> {
+        self.put(rel, &bytes)
+    }
+
     /// Removes every file of the export layout that is not in `keep` (files an earlier,
     /// longer export left), so that the export holds exactly what this run wrote. Called
     /// after every data file and `metadata.json` is written, before `.complete`.
