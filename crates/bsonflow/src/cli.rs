@@ -157,6 +157,8 @@ pub struct ConvertArgs {
 }
 
 /// Where `s3://` and `oss://` locations are served.
+// The doc comments are the `--help` text, where URLs are meant as plain text.
+#[allow(rustdoc::bare_urls)]
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Object storage (s3://, oss://, https://)")]
 pub struct StorageArgs {
