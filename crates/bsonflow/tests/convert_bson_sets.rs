@@ -204,18 +204,30 @@ fn chunks_roll_over_at_chunk_bytes_without_changing_the_content() {
         name.split('.').nth(1).unwrap().parse::<u32>().unwrap()
     });
     assert!(chunks.len() > 10, "{} chunks", chunks.len());
+    // The documents' BSON lengths, in input order, from the input file itself.
+    let input = std::fs::read(sample.join("shop/orders.bson")).unwrap();
+    let mut lengths = Vec::new();
+    let mut at = 0;
+    while at < input.len() {
+        let len = u32::from_le_bytes(input[at..at + 4].try_into().unwrap()) as usize;
+        lengths.push(len);
+        at += len;
+    }
+    let mut next = 0;
     for (i, c) in chunks.iter().enumerate() {
         let lines = read_chunks_of(c);
-        let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
-        let last = lines.last().unwrap().len() + 1;
+        let sizes = &lengths[next..next + lines.len()];
+        next += lines.len();
+        let bytes: usize = sizes.iter().sum();
+        let last = *sizes.last().unwrap();
+        // Below 4 KiB of BSON before its last document; at least 4 KiB with it, unless it
+        // is the last chunk.
+        assert!(bytes - last < 4096, "chunk {i}: {bytes} BSON bytes");
         if i + 1 < chunks.len() {
-            // The chunk reached 4 KiB with its last document, not before.
-            assert!(
-                bytes >= 4096 && bytes - last < 4096,
-                "chunk {i}: {bytes} bytes"
-            );
+            assert!(bytes >= 4096, "chunk {i}: {bytes} BSON bytes");
         }
     }
+    assert_eq!(next, lengths.len());
     assert_eq!(
         read_chunks(&dir),
         read_chunks(&whole.path().join("shop/orders"))
@@ -225,7 +237,7 @@ fn chunks_roll_over_at_chunk_bytes_without_changing_the_content() {
 fn read_chunks_of(file: &Path) -> Vec<String> {
     use std::io::Read;
     let mut s = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap())
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(file).unwrap())
         .read_to_string(&mut s)
         .unwrap();
     s.lines().map(str::to_string).collect()

@@ -250,7 +250,7 @@ fn exports_to_s3_equal_the_disk_export_and_replace_an_earlier_longer_one() {
             "--out",
             "s3://lake/exports/inst-1/",
             "--chunk-bytes",
-            "4M",
+            "2M",
         ],
     );
     assert_status(&r, 0);

@@ -17,11 +17,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bsonflow_export::{is_layout_name, Target, TargetError, MARKER};
+use bsonflow_export::{is_layout_name, ObjectWriter, Target, TargetError, MARKER};
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use object_store::path::Path as ObjectPath;
+use object_store::MultipartUpload;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use tokio::task::JoinHandle;
 
 use crate::error::CloudError;
 use crate::remote::{relative, Remote};
@@ -223,8 +225,14 @@ impl Target for RemoteTarget {
         self.put_bytes(rel, Bytes::copy_from_slice(bytes))
     }
 
-    fn put_owned(&self, rel: &str, bytes: Vec<u8>) -> Result<(), TargetError> {
-        self.put_bytes(rel, Bytes::from(bytes))
+    fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError> {
+        Ok(Box::new(RemoteWriter {
+            remote: Arc::clone(&self.remote),
+            key: self.key(rel),
+            buffer: Vec::new(),
+            upload: None,
+            in_flight: Vec::new(),
+        }))
     }
 
     fn remove_others(&self, keep: &BTreeSet<String>) -> Result<(), TargetError> {
@@ -277,6 +285,147 @@ impl Target for RemoteTarget {
                 self.remote.url().display_key(&key),
                 self.remote.error(&e, "writing .complete", &key),
             )),
+        }
+    }
+}
+
+/// Parts of one streamed upload sent at the same time (each [`PART_BYTES`]): a chunk being
+/// written holds at most `STREAMED_PARTS_IN_FLIGHT + 1` parts.
+const STREAMED_PARTS_IN_FLIGHT: usize = 2;
+
+type PartTask = JoinHandle<object_store::Result<()>>;
+
+/// A chunk streamed into object storage: pieces are gathered into [`PART_BYTES`] parts of a
+/// multipart upload started with the first full part; a file that never fills one part is
+/// sent as one PUT at the end. Nothing is visible until Complete.
+struct RemoteWriter {
+    remote: Arc<Remote>,
+    key: String,
+    buffer: Vec<u8>,
+    upload: Option<Box<dyn MultipartUpload>>,
+    in_flight: Vec<PartTask>,
+}
+
+impl RemoteWriter {
+    fn failed(&self, e: &object_store::Error, what: &str) -> TargetError {
+        located(
+            self.remote.url().display_key(&self.key),
+            self.remote.error(e, what, &self.key),
+        )
+    }
+
+    /// Sends the buffer as the next part, waiting first when too many are in flight.
+    fn send_part(&mut self, part: Vec<u8>) -> Result<(), TargetError> {
+        if self.upload.is_none() {
+            let store = Arc::clone(self.remote.store());
+            let path = ObjectPath::from(self.key.as_str());
+            let upload = self
+                .remote
+                .block_on(async move { store.put_multipart(&path).await })
+                .map_err(|e| self.failed(&e, "starting a multipart upload"))?;
+            self.upload = Some(upload);
+        }
+        while self.in_flight.len() >= STREAMED_PARTS_IN_FLIGHT {
+            let oldest = self.in_flight.remove(0);
+            self.wait(oldest)?;
+        }
+        let upload = self.upload.as_mut().expect("started above");
+        let part = upload.put_part(PutPayload::from(Bytes::from(part)));
+        let task = self.remote.spawn(part);
+        self.in_flight.push(task);
+        Ok(())
+    }
+
+    fn wait(&self, task: PartTask) -> Result<(), TargetError> {
+        match self.remote.block_on(task) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.failed(&e, "uploading a part")),
+            Err(e) => Err(TargetError {
+                location: self.remote.url().display_key(&self.key),
+                message: format!("the upload task failed: {e}"),
+            }),
+        }
+    }
+
+    fn abort_upload(&mut self) -> Option<TargetError> {
+        for t in self.in_flight.drain(..) {
+            t.abort();
+        }
+        let mut upload = self.upload.take()?;
+        self.remote
+            .block_on(async move { upload.abort().await })
+            .err()
+            .map(|e| self.failed(&e, "aborting the upload"))
+    }
+}
+
+impl ObjectWriter for RemoteWriter {
+    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError> {
+        if self.buffer.is_empty() && bytes.len() >= PART_BYTES {
+            // A piece as large as a part goes as it is.
+            return self.send_part(bytes).inspect_err(|_| {
+                self.abort_upload();
+            });
+        }
+        self.buffer.extend_from_slice(&bytes);
+        if self.buffer.len() >= PART_BYTES {
+            let part = std::mem::take(&mut self.buffer);
+            if let Err(e) = self.send_part(part) {
+                self.abort_upload();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), TargetError> {
+        if self.upload.is_none() {
+            // Never filled a part: one PUT.
+            let store = Arc::clone(self.remote.store());
+            let path = ObjectPath::from(self.key.as_str());
+            let payload = PutPayload::from(Bytes::from(std::mem::take(&mut self.buffer)));
+            return self
+                .remote
+                .block_on(async move { store.put(&path, payload).await })
+                .map(|_| ())
+                .map_err(|e| self.failed(&e, "uploading"));
+        }
+        let rest = std::mem::take(&mut self.buffer);
+        let mut first = None;
+        if !rest.is_empty() {
+            first = self.send_part(rest).err();
+        }
+        for t in std::mem::take(&mut self.in_flight) {
+            if let Err(e) = self.wait(t) {
+                first.get_or_insert(e);
+            }
+        }
+        if first.is_none() {
+            let mut upload = self.upload.take().expect("started");
+            match self.remote.block_on(async { upload.complete().await }) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    first = Some(self.failed(
+                        &e,
+                        "completing the upload (the error answered its Complete request, which may have been a retry)",
+                    ));
+                    self.upload = Some(upload);
+                }
+            }
+        }
+        let err = first.expect("an error");
+        match self.abort_upload() {
+            Some(a) => Err(TargetError {
+                location: err.location,
+                message: format!("{}; then {}", err.message, a.message),
+            }),
+            None => Err(err),
+        }
+    }
+
+    fn abort(mut self: Box<Self>) {
+        if let Some(e) = self.abort_upload() {
+            eprintln!("bsonflow: warning: {e}");
         }
     }
 }

@@ -1,11 +1,13 @@
 //! One collection being written: JSON lines into chunks, chunks to the pool.
 
 use bsonflow_model::{CollectionWriter, Failure, FailureKind, Namespace, SinkError};
+use std::sync::Arc;
+
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::ledger::Ledger;
 use crate::options::ExportOptions;
-use crate::pool::{ChunkDone, ChunkJob, ChunkPool};
+use crate::pool::{ChunkDone, ChunkPool, ChunkStream, MemberJob, MEMBER_BYTES};
 use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_EXAMPLES};
 
 /// What a collection writer needs of its exporter: the settings, the compression pool and
@@ -18,16 +20,27 @@ pub(crate) struct Shared<'a> {
 }
 
 /// The [`CollectionWriter`] of an [`Exporter`](crate::Exporter): converts each document to
-/// one line of Extended JSON in the current chunk and sends full chunks to the compression
-/// pool.
+/// one line of Extended JSON in the current member of the current chunk, and sends each
+/// member to the compression pool.
+///
+/// **The chunk rule:** a chunk ends after the document that brings it to at least
+/// `chunk_bytes` of *input BSON* (the documents' own bytes). It depends on nothing but the
+/// documents of the collection and where the chunk starts, so a scan that only hops from
+/// one document length to the next knows every chunk boundary (the scale-out `plan` does).
+/// Inside a chunk, a new gzip member starts every [`MEMBER_BYTES`] of JSON.
 pub struct CollectionExport<'a> {
     shared: Shared<'a>,
     ns: Namespace,
     /// The collection's folder relative to the export's root (`shop/orders`).
     dir: String,
     origin: String,
-    chunk: Vec<u8>,
-    chunk_bytes: usize,
+    /// JSON lines of the current member.
+    member: Vec<u8>,
+    /// BSON bytes in the current chunk so far.
+    chunk_bson: u64,
+    chunk_bytes: u64,
+    /// The current chunk's stream and its next member number, once it has a document.
+    stream: Option<(Arc<ChunkStream>, u64)>,
     next_index: u64,
     reply_tx: Sender<ChunkDone>,
     reply_rx: Receiver<ChunkDone>,
@@ -38,8 +51,8 @@ pub struct CollectionExport<'a> {
 }
 
 impl<'a> CollectionExport<'a> {
-    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String) -> Self {
-        let chunk_bytes = shared.options.chunk_bytes.min(usize::MAX as u64) as usize;
+    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String, first_chunk: u64) -> Self {
+        let chunk_bytes = shared.options.chunk_bytes;
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
             shared,
@@ -50,9 +63,11 @@ impl<'a> CollectionExport<'a> {
             ns,
             dir,
             origin: String::new(),
-            chunk: Vec::new(),
+            member: Vec::new(),
+            chunk_bson: 0,
             chunk_bytes,
-            next_index: 0,
+            stream: None,
+            next_index: first_chunk,
             reply_tx,
             reply_rx,
             outstanding: 0,
@@ -61,25 +76,38 @@ impl<'a> CollectionExport<'a> {
         }
     }
 
-    /// Sends the current chunk to the pool.
-    fn flush_chunk(&mut self) {
-        if self.chunk.is_empty() {
+    /// Sends the current member to the pool; `last` ends the chunk (an empty last member
+    /// only closes the chunk: it adds no bytes).
+    fn flush_member(&mut self, last: bool) {
+        if self.member.is_empty() && (self.stream.is_none() || !last) {
             return;
         }
         let pool = self.shared.pool;
-        let capacity = self.chunk_bytes.min(64 << 20) + (64 << 10);
-        let json = std::mem::replace(&mut self.chunk, pool.buffer(capacity));
-        let name = format!(
-            "{}.{}.json.gz",
-            self.shared.options.shard_name, self.next_index
-        );
-        self.next_index += 1;
-        pool.submit(ChunkJob {
+        let json = std::mem::replace(&mut self.member, pool.buffer(MEMBER_BYTES + (64 << 10)));
+        let (stream, seq) = match self.stream.take() {
+            Some(s) => s,
+            None => {
+                let name = format!(
+                    "{}.{}.json.gz",
+                    self.shared.options.shard_name, self.next_index
+                );
+                self.next_index += 1;
+                self.outstanding += 1;
+                let rel = format!("{}/{name}", self.dir);
+                (pool.chunk(rel, self.reply_tx.clone()), 0)
+            }
+        };
+        pool.submit(MemberJob {
             json,
-            rel: format!("{}/{name}", self.dir),
-            reply: self.reply_tx.clone(),
+            seq,
+            last,
+            stream: Arc::clone(&stream),
         });
-        self.outstanding += 1;
+        if !last {
+            self.stream = Some((stream, seq + 1));
+        } else {
+            self.chunk_bson = 0;
+        }
         while let Ok(done) = self.reply_rx.try_recv() {
             self.account(done);
         }
@@ -135,20 +163,28 @@ impl CollectionWriter for CollectionExport<'_> {
         if let Some(e) = &self.error {
             return Err(Box::new(e.clone()));
         }
-        match bsonflow_ejson::write_document(&mut self.chunk, doc, self.shared.options.mode) {
+        let before = self.member.len();
+        match bsonflow_ejson::write_document(&mut self.member, doc, self.shared.options.mode) {
             Ok(()) => {
-                self.chunk.push(b'\n');
+                self.member.push(b'\n');
                 self.summary.documents += 1;
                 self.summary.bson_bytes += doc.len() as u64;
-                if self.chunk.len() >= self.chunk_bytes {
-                    self.flush_chunk();
+                self.chunk_bson += doc.len() as u64;
+                if self.chunk_bson >= self.chunk_bytes {
+                    self.flush_member(true);
+                } else if self.member.len() >= MEMBER_BYTES {
+                    self.flush_member(false);
                 }
                 Ok(())
             }
-            Err(e) => self.record_corrupt(
-                offset + e.offset as u64,
-                format!("{} (in the document that starts at byte {offset})", e.kind),
-            ),
+            Err(e) => {
+                // Nothing of a document that fails stays in the member.
+                self.member.truncate(before);
+                self.record_corrupt(
+                    offset + e.offset as u64,
+                    format!("{} (in the document that starts at byte {offset})", e.kind),
+                )
+            }
         }
     }
 
@@ -159,7 +195,7 @@ impl CollectionWriter for CollectionExport<'_> {
     fn finish(mut self) -> Result<(), SinkError> {
         self.finished = true;
         if self.error.is_none() {
-            self.flush_chunk();
+            self.flush_member(true);
         }
         while self.outstanding > 0 {
             let done = self.reply_rx.recv().expect("the pool answers every chunk");

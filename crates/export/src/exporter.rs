@@ -279,7 +279,12 @@ impl DocumentSink for Exporter {
             self.ledger.fail(Some(ns), failure.clone());
             return Err(Box::new(failure));
         }
-        Ok(Some(CollectionExport::new(self.shared(), ns.clone(), dir)))
+        Ok(Some(CollectionExport::new(
+            self.shared(),
+            ns.clone(),
+            dir,
+            0,
+        )))
     }
 
     fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {

@@ -45,4 +45,4 @@ pub use names::check_name;
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::MARKER;
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};
-pub use target::{is_layout_name, LocalFolder, Target, TargetError};
+pub use target::{is_layout_name, LocalFolder, ObjectWriter, Target, TargetError};

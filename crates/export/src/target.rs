@@ -24,6 +24,20 @@ pub struct TargetError {
     pub message: String,
 }
 
+/// A file being written piece by piece (a chunk, one gzip member at a time). Nothing of it
+/// is visible under its name until [`finish`](ObjectWriter::finish) succeeds;
+/// [`abort`](ObjectWriter::abort) (or a failed write) leaves nothing behind.
+pub trait ObjectWriter: Send {
+    /// Appends `bytes`.
+    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError>;
+
+    /// Makes the file visible under its name, whole.
+    fn finish(self: Box<Self>) -> Result<(), TargetError>;
+
+    /// Gives the file up; best effort (a failure to clean up is logged, not returned).
+    fn abort(self: Box<Self>);
+}
+
 /// Storage for one export, claimed for the run before it is handed to the
 /// [`Exporter`](crate::Exporter).
 pub trait Target: Send + Sync + fmt::Debug {
@@ -40,10 +54,8 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// Writes the file `rel` whole: readers see all of it or none of it.
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError>;
 
-    /// [`Target::put`] of a buffer the target may keep (no copy for an upload).
-    fn put_owned(&self, rel: &str, bytes: Vec<u8>) -> Result<(), TargetError> {
-        self.put(rel, &bytes)
-    }
+    /// Starts writing the file `rel` piece by piece (see [`ObjectWriter`]).
+    fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError>;
 
     /// Removes every file of the export layout that is not in `keep` (files an earlier,
     /// longer export left), so that the export holds exactly what this run wrote. Called
@@ -108,6 +120,18 @@ impl Target for LocalFolder {
         write_atomically(&path, bytes).map_err(|e| error(&path, e))
     }
 
+    fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError> {
+        let path = self.path(rel);
+        if let Some(dir) = path.parent() {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+            }
+        }
+        let temp = temp_path(&path);
+        let file = std::fs::File::create(&temp).map_err(|e| error(&path, e))?;
+        Ok(Box::new(LocalWriter { path, temp, file }))
+    }
+
     fn remove_others(&self, _keep: &BTreeSet<String>) -> Result<(), TargetError> {
         // The claim cleared any earlier export and the lock kept other runs out: the folder
         // holds only what this run wrote.
@@ -126,12 +150,52 @@ fn error(path: &Path, e: io::Error) -> TargetError {
     }
 }
 
+/// A file on disk written under `.<name>.partial` and renamed when finished.
+struct LocalWriter {
+    path: PathBuf,
+    temp: PathBuf,
+    file: std::fs::File,
+}
+
+impl ObjectWriter for LocalWriter {
+    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError> {
+        use std::io::Write;
+        self.file
+            .write_all(&bytes)
+            .map_err(|e| error(&self.path, e))
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), TargetError> {
+        use std::io::Write;
+        let LocalWriter {
+            path,
+            temp,
+            mut file,
+        } = *self;
+        let result = file.flush().and_then(|()| std::fs::rename(&temp, &path));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&temp);
+            return Err(error(&path, e));
+        }
+        Ok(())
+    }
+
+    fn abort(self: Box<Self>) {
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// The temporary name of `path` while it is written: `.<name>.partial` beside it.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
 /// Writes `bytes` to a temporary sibling of `path` (`.<name>.partial`), then renames it
 /// into place; the temporary file is removed when anything fails.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = path.with_file_name(format!(".{name}.partial"));
+    let temp = temp_path(path);
     let result = std::fs::File::create(&temp)
         .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
         .and_then(|()| std::fs::rename(&temp, path));

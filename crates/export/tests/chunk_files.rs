@@ -109,7 +109,7 @@ fn varied_documents(count: u32, all_types: bool) -> Vec<Vec<u8>> {
 
 /// Decompresses one data file, which must be a single gzip member and nothing after it.
 fn gunzip(bytes: &[u8]) -> String {
-    let mut decoder = flate2::read::GzDecoder::new(bytes);
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
     let mut text = String::new();
     decoder.read_to_string(&mut text).unwrap();
     assert!(
@@ -174,19 +174,21 @@ fn chunks_are_numbered_from_zero_and_end_after_the_document_that_fills_them() {
         for (i, (name, gz)) in chunks.iter().enumerate() {
             let text = gunzip(gz);
             assert!(text.ends_with('\n'), "{name}: no final newline");
-            let len = text.len() as u64;
-            let last = text[..text.len() - 1].rsplit('\n').next().unwrap().len() as u64 + 1;
+            // The rule counts input BSON: the chunk's documents, read back.
+            let sizes: Vec<u64> = text.lines().map(|l| decode_line(l).len() as u64).collect();
+            let bson: u64 = sizes.iter().sum();
+            let last = *sizes.last().unwrap();
             assert!(
-                len - last < chunk_bytes,
-                "{name} (chunk_bytes {chunk_bytes}): full before its last document ({len} - {last})"
+                bson - last < chunk_bytes,
+                "{name} (chunk_bytes {chunk_bytes}): full before its last document ({bson} - {last})"
             );
             if i + 1 < chunks.len() {
                 assert!(
-                    len >= chunk_bytes,
-                    "{name} (chunk_bytes {chunk_bytes}): ends at {len} bytes, before it is full"
+                    bson >= chunk_bytes,
+                    "{name} (chunk_bytes {chunk_bytes}): ends at {bson} BSON bytes, before it is full"
                 );
             }
-            json_bytes += len;
+            json_bytes += text.len() as u64;
             lines.extend(text.lines().map(str::to_string));
         }
         let expected_files = match chunk_bytes {
@@ -220,15 +222,16 @@ fn chunks_are_numbered_from_zero_and_end_after_the_document_that_fills_them() {
 
 #[test]
 fn a_chunk_filled_exactly_ends_there_and_no_empty_chunk_follows() {
-    // Nine documents whose JSON lines all have the same length.
+    // Nine documents of the same BSON length.
     let docs: Vec<Vec<u8>> = (1..=9)
         .map(|i| doc! {"_id": i, "v": "same"}.to_vec().unwrap())
         .collect();
-    let line = r#"{"_id":{"$numberInt":"1"},"v":"same"}"#.len() as u64 + 1;
+    let size = docs[0].len() as u64;
+    assert!(docs.iter().all(|d| d.len() as u64 == size));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let mut o = ExportOptions::new(&out);
-    o.chunk_bytes = 3 * line;
+    o.chunk_bytes = 3 * size;
     o.threads = 1;
     let exporter = new_exporter(o);
     export_collection(&exporter, "a.b", &docs);
@@ -409,5 +412,70 @@ fn lines_match_pymongo_json_util() {
                 panic!("{name} document {i}: {diff}\n ours:    {a}\n pymongo: {e}");
             }
         }
+    }
+}
+
+#[test]
+fn a_large_chunk_is_a_series_of_gzip_members_that_standard_readers_read_as_one() {
+    // About 14 MiB of JSON in one chunk: at least 3 members of 4 MiB.
+    let docs: Vec<Vec<u8>> = (0..3500)
+        .map(|i| {
+            let text: String = (0..4000)
+                .map(|k| char::from(b'a' + ((i * 7 + k) % 26) as u8))
+                .collect();
+            doc! {"_id": i, "text": text}.to_vec().unwrap()
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut o = ExportOptions::new(&out);
+    o.chunk_bytes = u64::MAX;
+    o.threads = 2;
+    let exporter = new_exporter(o);
+    export_collection(&exporter, "big.text", &docs);
+    finish(exporter);
+    let chunks = read_collection(&out.join("big/text"), "bsonflow-shard-0");
+    assert_eq!(chunks.len(), 1);
+    let gz = &chunks[0].1;
+
+    // Member by member with a single-member decoder.
+    let mut rest: &[u8] = gz;
+    let mut members = 0;
+    let mut text = Vec::new();
+    while !rest.is_empty() {
+        let mut d = flate2::bufread::GzDecoder::new(rest);
+        d.read_to_end(&mut text).unwrap();
+        rest = d.into_inner();
+        members += 1;
+    }
+    assert!(members >= 3, "{members} members");
+    let lines: Vec<&str> = std::str::from_utf8(&text).unwrap().lines().collect();
+    assert_eq!(lines.len(), docs.len());
+    for (line, doc) in lines.iter().zip(&docs) {
+        assert!(decode_line(line) == *doc);
+    }
+
+    // GNU gzip and Python read the file as one stream.
+    let file = out.join("big/text/bsonflow-shard-0.0.json.gz");
+    match std::process::Command::new("gzip")
+        .arg("-t")
+        .arg(&file)
+        .status()
+    {
+        Ok(s) => assert!(s.success(), "gzip -t"),
+        Err(_) => bsonflow_testkit::skip::<()>("no gzip on PATH").unwrap_or(()),
+    }
+    let py = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import gzip,sys; sys.stdout.write(str(len(gzip.open(sys.argv[1]).read())))",
+        ])
+        .arg(&file)
+        .output();
+    match py {
+        Ok(o) if o.status.success() => {
+            assert_eq!(String::from_utf8_lossy(&o.stdout), text.len().to_string())
+        }
+        _ => bsonflow_testkit::skip::<()>("no python3").unwrap_or(()),
     }
 }

@@ -422,7 +422,7 @@ pub fn read_chunks(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for (_, p) in files {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap())
             .read_to_string(&mut text)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(
