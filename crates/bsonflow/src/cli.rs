@@ -65,6 +65,73 @@ or a tar / tar.gz / tar.zst of a data directory. Every CRC-32 and Adler-32 is ch
 ever written outside DIR."
     )]
     Unpack(UnpackArgs),
+    /// Scale-out, step 1: split a conversion into tasks; prints the plan (JSON) on stdout.
+    #[command(
+        long_about = "Scale-out, step 1 of 3: split the conversion of INPUT into tasks that any \
+engine (Ray, Spark, Kubernetes, AWS Batch) can run anywhere, in any order, any number of times. \
+Prints the plan as JSON on stdout; it carries INPUT, --out and every option, never credentials.\n\n\
+A BSON set of uncompressed .bson files (a mongodump or cloud-layout folder, local or under an \
+s3:// / oss:// prefix) is cut into byte-range tasks of about --target-bytes of BSON, at chunk \
+boundaries found by hopping from one document length to the next; a collection of compressed \
+files is one task; any other input (tar, archive, physical backup) is one task.\n\n\
+Examples:\n\
+  bsonflow plan ./dump --out s3://lake/x/ --endpoint http://127.0.0.1:9000 > plan.json\n\
+  bsonflow run-task plan.json --task 0     # for every task id, on any machine\n\
+  bsonflow commit plan.json                # once every task has succeeded"
+    )]
+    Plan(Box<PlanArgs>),
+    /// Scale-out, step 2: convert one task of a plan (idempotent).
+    #[command(
+        long_about = "Scale-out, step 2 of 3: convert exactly task K of PLAN (a path or an \
+s3:// / oss:// URL). Deletes <out>/.complete first, writes the task's chunk files under their \
+final names (on disk by temporary name + rename, on S3 by PUT or multipart upload) and then its \
+manifest <out>/.bsonflow/tasks/K.json. Running a task again rewrites the same names with the same \
+bytes and never touches another task's files."
+    )]
+    RunTask(RunTaskArgs),
+    /// Scale-out, step 3: check every task's manifest and publish the export.
+    #[command(
+        long_about = "Scale-out, step 3 of 3: check that every task of PLAN finished (its \
+manifest is present), that the byte ranges chain exactly, that chunk numbers run 0..n with every \
+file present and that document counts add up; then write each collection's metadata.json, delete \
+.bsonflow/ and stray files, and write .complete last (create-only). Exits non-zero naming the \
+tasks at fault, and changes nothing, when a check fails. Committing twice is harmless."
+    )]
+    Commit(CommitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub convert: ConvertArgs,
+
+    /// Input BSON per task, cut at the next chunk boundary (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    pub target_bytes: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunTaskArgs {
+    /// The plan: a path or an s3:// / oss:// URL.
+    pub plan: String,
+
+    /// The task's id.
+    #[arg(long, value_name = "K")]
+    pub task: usize,
+
+    /// Threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Do not draw progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// The plan: a path or an s3:// / oss:// URL.
+    pub plan: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

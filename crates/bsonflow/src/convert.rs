@@ -8,7 +8,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bsonflow_ejson::Mode;
 use bsonflow_export::{CompleteMarker, ExportOptions, Exporter, KeyValue, DEFAULT_SHARD_NAME};
-use bsonflow_model::{Namespace, NamespaceFilter, NamespacePattern, Progress, ReadOptions};
+use bsonflow_model::{
+    DocumentSink, Failure, FailureKind, Namespace, NamespaceFilter, NamespacePattern, Progress,
+    ReadOptions, ReadReport,
+};
 use bsonflow_sources::detect::{self, InputKind};
 use bsonflow_sources::folder::{self, BsonSet};
 use bsonflow_sources::input::Input;
@@ -30,6 +33,8 @@ pub(crate) enum Opened {
     Tar(Input),
     Archive(Input),
     DataDir(DataDir),
+    /// Told but not opened (a physical backup, when only its kind is wanted).
+    Unopened,
 }
 
 /// Detect → open → build the exporter → read → finish → print.
@@ -37,40 +42,20 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
     let started = Instant::now();
     let input_url = remote::url_of(&args.input)?;
     let out_url = remote::url_of(&args.out)?;
-    let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    // Readers that fan out over collections use the global rayon pool: size it too.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global();
+    let threads = thread_count(&args);
     let marker = build_marker(&args, input_url.as_ref())?;
-    let (kind, prepared) = match &input_url {
-        None => {
-            let kind = detect_kind(&args)?;
-            let prepared = open(&args, &kind, threads)?;
-            (kind, prepared)
-        }
-        Some(url) => remote::open_input(url, &args, threads)?,
-    };
-    let shown_input = match &input_url {
-        Some(url) => url.display(),
-        None => args.input.display().to_string(),
-    };
-    let description = format!("{shown_input} ({})", kind.describe());
+    let (kind, prepared) = open_input(&args, input_url.as_ref(), threads, true)?;
+    let description = format!(
+        "{} ({})",
+        shown_input(&args, input_url.as_ref()),
+        kind.describe()
+    );
     let Prepared {
         opened,
         scratch,
         unpacked,
     } = prepared;
-    // A data directory names its replica set: the default shard name.
-    let replica_set = match &opened {
-        Opened::DataDir(dir) => dir.replica_set_name().ok().flatten(),
-        _ => None,
-    };
-    let options = export_options(&args, threads, replica_set)?;
+    let options = export_options(&args, threads, replica_set(&opened))?;
     let exporter = match &out_url {
         None => Exporter::new(options)?,
         Some(url) => {
@@ -78,25 +63,14 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
             Exporter::with_target(options, target, restarted)?
         }
     };
-    let spill_beside = match &out_url {
-        None => parent_or_here(&args.out),
-        Some(_) => std::env::temp_dir(),
-    };
-    let read_options = ReadOptions {
-        skip_missing: args.skip_missing,
-        spill_dir: Some(args.scratch.clone().unwrap_or(spill_beside)),
-        ..ReadOptions::default()
-    };
-
     let progress = Arc::new(Progress::new());
     let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-    let (sink, options) = (&exporter, &read_options);
-    let mut report = match opened {
-        Opened::Set(set) => set.read_into(sink, &progress, options),
-        Opened::Tar(input) => tar_set::read_into(input, sink, &progress, options),
-        Opened::Archive(input) => mongodump_archive::read_into(input, sink, &progress, options),
-        Opened::DataDir(dir) => dir.read_into(sink, &progress, options),
-    };
+    let mut report = read_opened(
+        opened,
+        &exporter,
+        &progress,
+        &read_options(&args, out_url.is_some()),
+    );
     drop(bar);
     report.notes.splice(0..0, unpacked);
 
@@ -104,6 +78,100 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
     drop(scratch);
     summary::print(&summary, &description, started.elapsed(), &args.out);
     Ok(summary::exit_code(&summary))
+}
+
+/// `--threads`, else one per core; sizes rayon's global pool too (readers that fan out
+/// over collections use it).
+pub(crate) fn thread_count(args: &ConvertArgs) -> usize {
+    let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+    threads
+}
+
+/// The input as messages show it (a URL without its query string).
+pub(crate) fn shown_input(args: &ConvertArgs, url: Option<&Url>) -> String {
+    match url {
+        Some(url) => url.display(),
+        None => args.input.display().to_string(),
+    }
+}
+
+/// Tells and opens the input, local or in object storage. With `physical` false, a physical
+/// backup or data directory is told but not unpacked ([`Opened::Unopened`]).
+pub(crate) fn open_input(
+    args: &ConvertArgs,
+    url: Option<&Url>,
+    threads: usize,
+    physical: bool,
+) -> Result<(InputKind, Prepared)> {
+    match url {
+        None => {
+            let kind = detect_kind(args)?;
+            let is_physical = matches!(
+                kind,
+                InputKind::PhysicalTar(_)
+                    | InputKind::Xbstream(_)
+                    | InputKind::Qpress
+                    | InputKind::DataDirectory
+            );
+            if is_physical && !physical {
+                return Ok((kind, Prepared::not_opened()));
+            }
+            let prepared = open(args, &kind, threads)?;
+            Ok((kind, prepared))
+        }
+        Some(url) => remote::open_input(url, args, threads, physical),
+    }
+}
+
+/// A data directory names its replica set: the default shard name.
+pub(crate) fn replica_set(opened: &Opened) -> Option<String> {
+    match opened {
+        Opened::DataDir(dir) => dir.replica_set_name().ok().flatten(),
+        _ => None,
+    }
+}
+
+/// The readers' options: `--skip-missing`, and where a tar reader may spill members it
+/// meets out of order (`--scratch`, else beside a local `--out`, else the temp folder).
+pub(crate) fn read_options(args: &ConvertArgs, remote_out: bool) -> ReadOptions {
+    let spill_beside = match remote_out {
+        false => parent_or_here(&args.out),
+        true => std::env::temp_dir(),
+    };
+    ReadOptions {
+        skip_missing: args.skip_missing,
+        spill_dir: Some(args.scratch.clone().unwrap_or(spill_beside)),
+        ..ReadOptions::default()
+    }
+}
+
+/// The one reader call for the opened input.
+pub(crate) fn read_opened(
+    opened: Opened,
+    sink: &Exporter,
+    progress: &Progress,
+    options: &ReadOptions,
+) -> ReadReport {
+    match opened {
+        Opened::Set(set) => set.read_into(sink, progress, options),
+        Opened::Tar(input) => tar_set::read_into(input, sink, progress, options),
+        Opened::Archive(input) => mongodump_archive::read_into(input, sink, progress, options),
+        Opened::DataDir(dir) => dir.read_into(sink, progress, options),
+        Opened::Unopened => {
+            let mut report = ReadReport::default();
+            let failure = Failure::new(FailureKind::Input, "the input was not opened");
+            sink.fail(None, failure);
+            report.read_to_end = false;
+            report
+        }
+    }
 }
 
 /// What the input is; a file the user named as one collection's BSON (`--ns`, `--db`) is
@@ -124,6 +192,16 @@ pub(crate) struct Prepared {
     pub opened: Opened,
     pub scratch: Option<Scratch>,
     pub unpacked: Option<String>,
+}
+
+impl Prepared {
+    fn not_opened() -> Prepared {
+        Prepared {
+            opened: Opened::Unopened,
+            scratch: None,
+            unpacked: None,
+        }
+    }
 }
 
 /// Opens the input of `kind`; a physical backup is unpacked into a scratch folder first.
@@ -159,7 +237,7 @@ fn open(args: &ConvertArgs, kind: &InputKind, threads: usize) -> Result<Prepared
 }
 
 /// The exporter's settings from the command line.
-fn export_options(
+pub(crate) fn export_options(
     args: &ConvertArgs,
     threads: usize,
     replica_set: Option<String>,
@@ -223,7 +301,7 @@ pub fn single_file_namespace(path: &Path, ns: Option<&str>, db: Option<&str>) ->
     }
 }
 
-fn build_marker(args: &ConvertArgs, input_url: Option<&Url>) -> Result<CompleteMarker> {
+pub(crate) fn build_marker(args: &ConvertArgs, input_url: Option<&Url>) -> Result<CompleteMarker> {
     let m = &args.marker;
     let pairs = |items: &[String], flag: &str| -> Result<Vec<KeyValue>> {
         items

@@ -9,6 +9,7 @@ mod convert;
 mod physical;
 mod progress;
 mod remote;
+mod scaleout;
 mod summary;
 mod unpack;
 
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => convert::run(*args),
         Command::Unpack(args) => unpack::run(args),
+        Command::Plan(args) => scaleout::plan(*args),
+        Command::RunTask(args) => scaleout::run_task(args),
+        Command::Commit(args) => scaleout::commit(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -59,7 +59,12 @@ pub fn claim_output(url: &Url, args: &StorageArgs) -> Result<(Arc<dyn Target>, b
 /// What the input at `url` is and its reader: a prefix is listed (a BSON set, or a data
 /// directory copied into the scratch folder); an object is told by its first bytes and read
 /// by ranged GETs (a physical backup is unpacked into the scratch folder as it streams).
-pub fn open_input(url: &Url, args: &ConvertArgs, threads: usize) -> Result<(InputKind, Prepared)> {
+pub fn open_input(
+    url: &Url,
+    args: &ConvertArgs,
+    threads: usize,
+    unpack_physical: bool,
+) -> Result<(InputKind, Prepared)> {
     let remote = Remote::connect(url, &connect_options(&args.storage)?)?;
     let key = url.path();
     // A prefix when anything is listed under it (a key ending in `/` always is one); else
@@ -67,7 +72,7 @@ pub fn open_input(url: &Url, args: &ConvertArgs, threads: usize) -> Result<(Inpu
     if url.service != Service::Http {
         let listed = remote.list(&key)?;
         if !listed.is_empty() || url.trailing_slash {
-            return open_prefix(remote, url, listed, args);
+            return open_prefix(remote, url, listed, args, unpack_physical);
         }
     }
     let Some(size) = remote.probe(&key)? else {
@@ -98,6 +103,11 @@ pub fn open_input(url: &Url, args: &ConvertArgs, threads: usize) -> Result<(Inpu
         }
         InputKind::MongodumpArchive(_) => Opened::Archive(input()),
         InputKind::BsonTar(_) => Opened::Tar(input()),
+        InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress
+            if !unpack_physical =>
+        {
+            Opened::Unopened
+        }
         InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
             let s = scratch(args);
             let progress = Arc::new(Progress::new());
@@ -149,6 +159,7 @@ fn open_prefix(
     url: &Url,
     listed: Vec<bsonflow_cloud::ObjectMeta>,
     args: &ConvertArgs,
+    unpack_physical: bool,
 ) -> Result<(InputKind, Prepared)> {
     let key = url.path();
     if listed.is_empty() {
@@ -179,6 +190,7 @@ fn open_prefix(
                 Path::new(&url.display()),
             )?)
         }
+        InputKind::DataDirectory if !unpack_physical => Opened::Unopened,
         InputKind::DataDirectory => {
             let s = scratch(args);
             let progress = Arc::new(Progress::new());

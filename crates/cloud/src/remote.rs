@@ -151,7 +151,12 @@ impl Remote {
 
     /// A reader of the object at `path`, of `size` bytes, from its start.
     pub fn reader(self: &Arc<Self>, path: &ObjectPath, size: u64) -> RangeReader {
-        RangeReader::new(Arc::clone(self), path.clone(), size)
+        RangeReader::new(Arc::clone(self), path.clone(), size, 0)
+    }
+
+    /// A reader of the object at `path`, of `size` bytes, from byte `offset`.
+    pub fn reader_at(self: &Arc<Self>, path: &ObjectPath, size: u64, offset: u64) -> RangeReader {
+        RangeReader::new(Arc::clone(self), path.clone(), size, offset)
     }
 
     /// Copies every object under `prefix` into the folder `dest` (created; must not exist
@@ -243,12 +248,12 @@ pub struct RangeReader {
 }
 
 impl RangeReader {
-    fn new(remote: Arc<Remote>, path: ObjectPath, size: u64) -> RangeReader {
+    fn new(remote: Arc<Remote>, path: ObjectPath, size: u64, offset: u64) -> RangeReader {
         let mut r = RangeReader {
             remote,
             path,
             size,
-            next: 0,
+            next: offset.min(size),
             requested: 0,
             pending: VecDeque::new(),
             current: Bytes::new(),
@@ -425,6 +430,11 @@ impl Store for RemoteStore {
     fn open(&self, address: &Path) -> io::Result<Box<dyn Read + Send>> {
         let (key, size) = self.lookup(address)?;
         Ok(Box::new(self.remote.reader(&key, size)))
+    }
+
+    fn open_at(&self, address: &Path, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        let (key, size) = self.lookup(address)?;
+        Ok(Box::new(self.remote.reader_at(&key, size, offset)))
     }
 
     fn map(&self, _address: &Path) -> Option<io::Result<memmap2::Mmap>> {

@@ -84,16 +84,20 @@ impl RemoteTarget {
                         .error(&e, "deleting the old .complete", &target.key(".complete"))
                 })?;
         }
-        let marker = format!(
-            "{{\"writer\":\"bsonflow\",\"version\":\"{}\"}}\n",
-            env!("CARGO_PKG_VERSION")
-        );
+        let marker = bsonflow_export::marker_contents();
         target
             .put(MARKER, marker.as_bytes())
             .map_err(|e| CloudError::Service {
                 message: e.to_string(),
             })?;
         Ok((target, earlier))
+    }
+
+    /// The prefix of `remote`'s URL as it is, without claiming it: for the scale-out
+    /// commands, whose tasks write into one export side by side.
+    pub fn shared(remote: Arc<Remote>) -> RemoteTarget {
+        let prefix = remote.url().key.clone();
+        RemoteTarget { remote, prefix }
     }
 
     fn key(&self, rel: &str) -> String {
@@ -259,6 +263,50 @@ impl Target for RemoteTarget {
                 })?;
         }
         Ok(())
+    }
+
+    fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, TargetError> {
+        let key = self.key(rel);
+        let store = Arc::clone(self.remote.store());
+        let path = ObjectPath::from(key.as_str());
+        match self
+            .remote
+            .block_on(async move { store.get(&path).await?.bytes().await })
+        {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(located(
+                self.remote.url().display_key(&key),
+                self.remote.error(&e, "reading", &key),
+            )),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<(String, u64)>, TargetError> {
+        let base = ObjectPath::from(self.prefix.as_str());
+        let listed = self.remote.list(&base).map_err(|e| self.fail(e))?;
+        let mut out: Vec<(String, u64)> = listed
+            .iter()
+            .filter_map(|m| relative(&base, &m.location).map(|r| (r.join("/"), m.size)))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, rel: &str) -> Result<(), TargetError> {
+        let key = self.key(rel);
+        let store = Arc::clone(self.remote.store());
+        let path = ObjectPath::from(key.as_str());
+        match self
+            .remote
+            .block_on(async move { store.delete(&path).await })
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(located(
+                self.remote.url().display_key(&key),
+                self.remote.error(&e, "deleting", &key),
+            )),
+        }
     }
 
     fn put_complete(&self, bytes: &[u8]) -> Result<(), TargetError> {

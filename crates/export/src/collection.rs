@@ -51,7 +51,7 @@ pub struct CollectionExport<'a> {
 }
 
 impl<'a> CollectionExport<'a> {
-    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String, first_chunk: u64) -> Self {
+    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String) -> Self {
         let chunk_bytes = shared.options.chunk_bytes;
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
@@ -67,13 +67,19 @@ impl<'a> CollectionExport<'a> {
             chunk_bson: 0,
             chunk_bytes,
             stream: None,
-            next_index: first_chunk,
+            next_index: 0,
             reply_tx,
             reply_rx,
             outstanding: 0,
             error: None,
             finished: false,
         }
+    }
+
+    /// The same writer with its first chunk numbered `first_chunk`, before any document.
+    pub(crate) fn starting_at(mut self, first_chunk: u64) -> Self {
+        self.next_index = first_chunk;
+        self
     }
 
     /// Sends the current member to the pool; `last` ends the chunk (an empty last member

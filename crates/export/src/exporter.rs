@@ -153,6 +153,50 @@ impl Exporter {
         }
     }
 
+    /// Ends a scale-out task: waits for every chunk, and returns what was written with each
+    /// collection's `metadata.json` bytes — but writes neither `metadata.json` nor
+    /// `.complete` (the commit does, once every task is in).
+    pub fn finish_task(self, report: ReadReport) -> Result<TaskOutput, ExportError> {
+        let Exporter { pool, ledger, .. } = self;
+        drop(pool);
+        let state = ledger.into_state();
+        let mut out = TaskOutput::default();
+        for (ns, entry) in state.collections {
+            match entry.status {
+                Status::Done(c) => {
+                    out.metadata
+                        .push((ns.clone(), metadata_json(&ns, &entry.metadata)?));
+                    out.summary.total_files += c.files;
+                    out.summary.collections.push(c);
+                }
+                Status::Open => out.summary.failed.push((
+                    ns,
+                    Failure::new(
+                        FailureKind::Incomplete,
+                        "reading stopped before the end of the collection",
+                    ),
+                )),
+                Status::Failed(f) => out.summary.failed.push((ns, f)),
+            }
+        }
+        out.summary.skipped = state.skipped;
+        out.summary.input_failures = state.input_failures;
+        out.summary.read = report;
+        Ok(out)
+    }
+
+    /// Opens `ns` as [`DocumentSink::open`] does, with its first chunk numbered
+    /// `first_chunk` (a scale-out task that starts inside a collection).
+    pub fn open_at(
+        &self,
+        ns: &Namespace,
+        meta: &CollectionMetadata,
+        first_chunk: u64,
+    ) -> Result<Option<CollectionExport<'_>>, SinkError> {
+        let writer = self.open(ns, meta)?;
+        Ok(writer.map(|w| w.starting_at(first_chunk)))
+    }
+
     /// Writes every collection's `metadata.json`, then `.complete` when every collection was
     /// written in full, no failure of the input was recorded and the reader read its input to
     /// the end (`report.read_to_end`). The report is kept in the summary.
@@ -229,6 +273,14 @@ fn write_metadata(
     ns: &Namespace,
     meta: &CollectionMetadata,
 ) -> Result<(), ExportError> {
+    let json = metadata_json(ns, meta)?;
+    let rel = format!("{}/metadata.json", collection_dir(ns));
+    Ok(target.put(&rel, &json)?)
+}
+
+/// The bytes of `ns`'s `metadata.json`: its options, indexes and uuid as canonical
+/// Extended JSON.
+pub fn metadata_json(ns: &Namespace, meta: &CollectionMetadata) -> Result<Vec<u8>, ExportError> {
     let doc = meta.export_document(&ns.collection);
     let rel = format!("{}/metadata.json", collection_dir(ns));
     let raw = doc.to_vec().map_err(|e| ExportError::Metadata {
@@ -242,7 +294,17 @@ fn write_metadata(
             why: e.to_string(),
         }
     })?;
-    Ok(target.put(&rel, &json)?)
+    Ok(json)
+}
+
+/// What one scale-out task wrote ([`Exporter::finish_task`]).
+#[derive(Debug, Default)]
+pub struct TaskOutput {
+    /// The collections written (their `files` count the chunks this task wrote), the
+    /// failures and skips, as for a whole run; `complete_written` is always false.
+    pub summary: RunSummary,
+    /// Each written collection's `metadata.json` bytes.
+    pub metadata: Vec<(Namespace, Vec<u8>)>,
 }
 
 impl DocumentSink for Exporter {
@@ -279,12 +341,7 @@ impl DocumentSink for Exporter {
             self.ledger.fail(Some(ns), failure.clone());
             return Err(Box::new(failure));
         }
-        Ok(Some(CollectionExport::new(
-            self.shared(),
-            ns.clone(),
-            dir,
-            0,
-        )))
+        Ok(Some(CollectionExport::new(self.shared(), ns.clone(), dir)))
     }
 
     fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {

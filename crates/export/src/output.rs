@@ -17,6 +17,14 @@ use crate::exporter::ExportError;
 /// The file that marks a folder as a bsonflow export, created first.
 pub const MARKER: &str = ".bsonflow-export";
 
+/// What [`MARKER`] holds: the writer and its version, one line of JSON.
+pub fn marker_contents() -> String {
+    format!(
+        "{{\"writer\":\"bsonflow\",\"version\":\"{}\"}}\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The claimed output folder; the lock is released when this is dropped.
 #[derive(Debug)]
 pub(crate) struct OutputFolder {
@@ -62,13 +70,7 @@ impl OutputFolder {
             clear_earlier_export(out)?;
         }
         lock.set_len(0)
-            .and_then(|()| {
-                writeln!(
-                    lock,
-                    "{{\"writer\":\"bsonflow\",\"version\":\"{}\"}}",
-                    env!("CARGO_PKG_VERSION")
-                )
-            })
+            .and_then(|()| lock.write_all(marker_contents().as_bytes()))
             .map_err(io_err(&marker))?;
         Ok((OutputFolder { _lock: lock }, earlier))
     }
@@ -81,10 +83,15 @@ pub(crate) fn ours(depth: usize, name: &str, is_dir: bool) -> bool {
         // `.complete`, the marker, temporary files; database folders.
         (0, false) => name == ".complete" || name == MARKER || partial,
         (0, true) => true,
-        // Collection folders.
+        // Collection folders (and `.bsonflow/tasks` of the scale-out commands).
         (1, true) => true,
         // Data files, metadata.json and their temporary files.
-        (2, false) => name == "metadata.json" || name.ends_with(".json.gz") || partial,
+        (2, false) => {
+            name == "metadata.json"
+                || name.ends_with(".json.gz")
+                || partial
+                || crate::target::is_manifest_name(name)
+        }
         _ => false,
     }
 }

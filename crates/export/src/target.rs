@@ -62,9 +62,19 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// after every data file and `metadata.json` is written, before `.complete`.
     fn remove_others(&self, keep: &BTreeSet<String>) -> Result<(), TargetError>;
 
-    /// Writes `.complete`, last of all; where storage allows it, only if no `.complete`
-    /// exists (another run finished the export meanwhile is an error).
+    /// Writes `.complete`, last of all, only if no `.complete` exists (on disk: link or
+    /// fail; on S3: `If-None-Match: *`); an existing one with other bytes means another run
+    /// finished the export meanwhile, which is an error.
     fn put_complete(&self, bytes: &[u8]) -> Result<(), TargetError>;
+
+    /// The bytes of the file `rel`; `None` when there is none.
+    fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, TargetError>;
+
+    /// Every file under the root (relative `/`-separated names, sorted) with its size.
+    fn list(&self) -> Result<Vec<(String, u64)>, TargetError>;
+
+    /// Removes the file `rel`; one that is absent is no error.
+    fn delete(&self, rel: &str) -> Result<(), TargetError>;
 }
 
 /// A folder on the local disk, claimed and locked for the run (see [`MARKER`]).
@@ -73,19 +83,33 @@ pub trait Target: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct LocalFolder {
     root: PathBuf,
-    /// Holds the folder's lock until the run ends.
-    _claim: OutputFolder,
+    /// Holds the folder's lock until the run ends (none for a shared folder).
+    _claim: Option<OutputFolder>,
     restarted: bool,
 }
 
 impl LocalFolder {
+    /// `root` as it is, without claiming or locking it: for the scale-out commands, whose
+    /// tasks write into one export side by side (each only its own files).
+    pub fn shared(root: &Path) -> Result<LocalFolder, ExportError> {
+        std::fs::create_dir_all(root).map_err(|source| ExportError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        Ok(LocalFolder {
+            root: root.to_path_buf(),
+            _claim: None,
+            restarted: false,
+        })
+    }
+
     /// Claims `root`: created when absent, taken when empty, cleared when it holds an earlier
     /// bsonflow export (`.complete` first), refused otherwise; locked until dropped.
     pub fn claim(root: &Path) -> Result<LocalFolder, ExportError> {
         let (claim, restarted) = OutputFolder::claim(root)?;
         Ok(LocalFolder {
             root: root.to_path_buf(),
-            _claim: claim,
+            _claim: Some(claim),
             restarted,
         })
     }
@@ -132,14 +156,88 @@ impl Target for LocalFolder {
         Ok(Box::new(LocalWriter { path, temp, file }))
     }
 
-    fn remove_others(&self, _keep: &BTreeSet<String>) -> Result<(), TargetError> {
-        // The claim cleared any earlier export and the lock kept other runs out: the folder
-        // holds only what this run wrote.
+    fn remove_others(&self, keep: &BTreeSet<String>) -> Result<(), TargetError> {
+        // After a claim this finds nothing (the claim cleared any earlier export and the
+        // lock kept other runs out); a shared folder may hold files of killed attempts.
+        for (rel, _) in self.list()? {
+            if rel != ".complete" && is_layout_name(&rel) && !keep.contains(&rel) {
+                self.delete(&rel)?;
+            }
+        }
         Ok(())
     }
 
     fn put_complete(&self, bytes: &[u8]) -> Result<(), TargetError> {
-        self.put(".complete", bytes)
+        let path = self.path(".complete");
+        let temp = temp_path(&path);
+        std::fs::write(&temp, bytes).map_err(|e| error(&path, e))?;
+        // Link or fail: never over another run's marker.
+        let linked = std::fs::hard_link(&temp, &path);
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if std::fs::read(&path).is_ok_and(|found| found == bytes) {
+                    return Ok(());
+                }
+                Err(TargetError {
+                    location: path.display().to_string(),
+                    message: "another run completed this export while this one was writing; nothing was overwritten".into(),
+                })
+            }
+            Err(e) => Err(error(&path, e)),
+        }
+    }
+
+    fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, TargetError> {
+        let path = self.path(rel);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(error(&path, e)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<(String, u64)>, TargetError> {
+        fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64)>) -> io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let rel = match prefix {
+                    "" => name,
+                    p => format!("{p}/{name}"),
+                };
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    walk(&entry.path(), &rel, out)?;
+                } else if kind.is_file() {
+                    out.push((rel, entry.metadata()?.len()));
+                }
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        walk(&self.root, "", &mut out).map_err(|e| error(&self.root, e))?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, rel: &str) -> Result<(), TargetError> {
+        let path = self.path(rel);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(error(&path, e)),
+        }
+        // Folders left empty go too (as in object storage, where folders do not exist).
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
     }
 }
 
@@ -213,11 +311,18 @@ pub fn is_layout_name(rel: &str) -> bool {
     let parts: Vec<&str> = rel.split('/').collect();
     match parts.as_slice() {
         [name] => crate::output::ours(0, name, false),
+        [".bsonflow", "tasks", name] => is_manifest_name(name),
         [db, coll, name] => {
             !db.is_empty() && !coll.is_empty() && crate::output::ours(2, name, false)
         }
         _ => false,
     }
+}
+
+/// `<K>.json`: a scale-out task's manifest under `.bsonflow/tasks/`.
+pub(crate) fn is_manifest_name(name: &str) -> bool {
+    name.strip_suffix(".json")
+        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -499,6 +499,123 @@ pub fn read_file_into<W: CollectionWriter>(
     Ok(stats)
 }
 
+/// Pushes the documents in bytes `start..end` of one uncompressed data file into `writer`:
+/// a range whose ends are document boundaries (the scale-out plan cuts files so). Offsets in
+/// the writer's calls and in errors are offsets in the file; a document that does not end
+/// by `end` is an error, like a cut file.
+pub fn read_range_into<W: CollectionWriter>(
+    store: &dyn Store,
+    path: &Path,
+    ns: &Namespace,
+    range: std::ops::Range<u64>,
+    writer: &mut W,
+    progress: &Progress,
+) -> Result<StreamStats, FolderError> {
+    let io_err = |source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    writer.set_origin(&path.display().to_string());
+    let file = store.open_at(path, range.start).map_err(io_err)?;
+    let len = range.end.saturating_sub(range.start);
+    let counting = compression::CountingReader::new(file.take(len));
+    let position = counting.position();
+    let mut shifted = Shifted {
+        inner: writer,
+        base: range.start,
+    };
+    let result = bson_stream::write_stream(counting, &mut shifted, || {});
+    progress.add(position.load(std::sync::atomic::Ordering::Relaxed));
+    let stats = result.map_err(|e| match e {
+        StreamError::Io { offset, source } => FolderError::Read {
+            ns: ns.clone(),
+            path: path.to_path_buf(),
+            offset: range.start + offset,
+            detail: source.to_string(),
+        },
+        StreamError::Frame(f) => FolderError::Read {
+            ns: ns.clone(),
+            path: path.to_path_buf(),
+            offset: range.start + f.offset(),
+            detail: f.to_string(),
+        },
+        StreamError::Sink(source) => FolderError::Sink {
+            ns: ns.clone(),
+            source,
+        },
+    })?;
+    if position.load(std::sync::atomic::Ordering::Relaxed) < len {
+        return Err(FolderError::Read {
+            ns: ns.clone(),
+            path: path.to_path_buf(),
+            offset: range.start + position.load(std::sync::atomic::Ordering::Relaxed),
+            detail: format!("the file ends before byte {} of the range", range.end),
+        });
+    }
+    Ok(stats)
+}
+
+/// A writer whose offsets are shifted by `base` (the start of a range in its file).
+struct Shifted<'w, W> {
+    inner: &'w mut W,
+    base: u64,
+}
+
+impl<W: CollectionWriter> CollectionWriter for Shifted<'_, W> {
+    fn set_origin(&mut self, origin: &str) {
+        self.inner.set_origin(origin);
+    }
+
+    fn write_document(&mut self, doc: &[u8], offset: u64) -> Result<(), bsonflow_model::SinkError> {
+        self.inner.write_document(doc, self.base + offset)
+    }
+
+    fn corrupt(&mut self, offset: u64, detail: &str) -> Result<(), bsonflow_model::SinkError> {
+        self.inner.corrupt(self.base + offset, detail)
+    }
+
+    fn finish(self) -> Result<(), bsonflow_model::SinkError> {
+        Ok(())
+    }
+}
+
+/// Hops from one document length to the next through a stream of BSON documents, calling
+/// `each(offset, length)` for every document, without parsing them: the scale-out plan's
+/// scan. Stops with an error message at a length that cannot be true (under 5, over the
+/// largest document, past the end).
+pub fn hop_lengths(reader: impl Read, size: u64, mut each: impl FnMut(u64, u64)) -> io::Result<()> {
+    let mut reader = io::BufReader::with_capacity(1 << 20, reader);
+    let mut offset = 0u64;
+    let mut head = [0u8; 4];
+    while offset < size {
+        reader.read_exact(&mut head).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("at byte {offset}: cannot read a document length: {e}"),
+            )
+        })?;
+        let len = i32::from_le_bytes(head);
+        let max = bsonflow_model::frame::MAX_DOCUMENT_BYTES as i64;
+        if len < 5 || i64::from(len) > max || offset + len as u64 > size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("at byte {offset}: a document length of {len} cannot be true"),
+            ));
+        }
+        let rest = len as u64 - 4;
+        let skipped = io::copy(&mut (&mut reader).take(rest), &mut io::sink())?;
+        if skipped < rest {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("at byte {offset}: the file ends inside a document"),
+            ));
+        }
+        each(offset, len as u64);
+        offset += len as u64;
+    }
+    Ok(())
+}
+
 /// Reads and parses a `.metadata.json` (plain or compressed).
 pub fn read_metadata(store: &dyn Store, path: &Path) -> Result<CollectionMetadata, FolderError> {
     let io_err = |source| FolderError::Io {

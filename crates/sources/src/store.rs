@@ -37,6 +37,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A stream of the file's bytes from its start.
     fn open(&self, address: &Path) -> io::Result<Box<dyn Read + Send>>;
 
+    /// A stream of the file's bytes from byte `offset` (by default, read and dropped up to
+    /// there; local files seek, object storage asks for ranges from there).
+    fn open_at(&self, address: &Path, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        let mut r = self.open(address)?;
+        let skipped = io::copy(&mut (&mut r).take(offset), &mut io::sink())?;
+        if skipped < offset {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: shorter than {offset} bytes", address.display()),
+            ));
+        }
+        Ok(r)
+    }
+
     /// The file's bytes mapped into memory, when the store's files are local; `None` for a
     /// store that can only stream.
     fn map(&self, address: &Path) -> Option<io::Result<memmap2::Mmap>>;
@@ -77,6 +91,13 @@ impl Store for LocalFolder {
 
     fn open(&self, address: &Path) -> io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(File::open(address)?))
+    }
+
+    fn open_at(&self, address: &Path, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = File::open(address)?;
+        f.seek(SeekFrom::Start(offset))?;
+        Ok(Box::new(f))
     }
 
     fn map(&self, address: &Path) -> Option<io::Result<memmap2::Mmap>> {

@@ -1,0 +1,442 @@
+//! `bsonflow plan`, `run-task`, `commit`: the scale-out contract's three commands, wired
+//! from `convert`'s pieces. The plan's schema, the cutting and the checks are
+//! `bsonflow-scaleout`'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use bsonflow_cloud::{Remote, RemoteTarget, Service, Url};
+use bsonflow_export::{Exporter, LocalFolder, Target, DEFAULT_SHARD_NAME, MARKER};
+use bsonflow_model::{CollectionMetadata, CollectionWriter, DocumentSink, Progress, ReadReport};
+use bsonflow_scaleout::{
+    manifest_name, plan_set, read_task, verify, whole_input_task, Manifest, ManifestCollection,
+    ManifestFile, Plan, TaskKind, PLAN_VERSION,
+};
+use bsonflow_sources::folder;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, CommitArgs, ConvertArgs, PlanArgs, RunTaskArgs};
+use crate::convert::{self, Opened, Prepared};
+use crate::progress::Bar;
+use crate::remote;
+use crate::summary::{EXIT_FAILED, EXIT_OK};
+
+/// `bsonflow plan`: prints the plan on stdout.
+pub fn plan(args: PlanArgs) -> Result<u8> {
+    let PlanArgs {
+        convert: mut c,
+        target_bytes,
+    } = args;
+    let options = options_of(&c);
+    let input_url = remote::url_of(&c.input)?;
+    if let Some(url) = &input_url {
+        if url.service == Service::Http {
+            bail!(
+                "{}: a plan is read on other machines and must carry no credentials, and a presigned link's signature is one; give the object as s3:// or oss:// instead",
+                url.display()
+            );
+        }
+    }
+    let input = absolute(&c.input, input_url.is_some())?;
+    let out = absolute(&c.out, remote::url_of(&c.out)?.is_some())?;
+    // Scanned as the tasks will read it: file names in the plan are absolute.
+    c.input = PathBuf::from(&input);
+    let threads = convert::thread_count(&c);
+    let (kind, prepared) = convert::open_input(&c, input_url.as_ref(), threads, false)?;
+    let exporter_options = convert::export_options(&c, threads, None)?;
+    let tasks = match &prepared.opened {
+        Opened::Set(set) => plan_set(
+            set,
+            c.chunk_bytes,
+            target_bytes,
+            &|ns, meta: &CollectionMetadata| exporter_options.filter.check(ns, meta),
+        )?,
+        _ => vec![whole_input_task(0)],
+    };
+    let plan = Plan {
+        version: PLAN_VERSION,
+        input,
+        out,
+        options,
+        chunk_bytes: c.chunk_bytes,
+        target_bytes,
+        shard_name: c
+            .shard_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SHARD_NAME.to_string()),
+        tasks,
+    };
+    println!("{}", serde_json::to_string_pretty(&plan)?);
+    eprintln!(
+        "bsonflow: {} ({}): {} task(s)",
+        convert::shown_input(&c, input_url.as_ref()),
+        kind.describe(),
+        plan.tasks.len()
+    );
+    Ok(EXIT_OK)
+}
+
+/// `bsonflow run-task PLAN --task K`.
+pub fn run_task(args: RunTaskArgs) -> Result<u8> {
+    let started = Instant::now();
+    let plan = read_plan(&args.plan)?;
+    let Some(task) = plan.tasks.get(args.task).cloned() else {
+        bail!(
+            "{}: the plan has tasks 0..{}, not {}",
+            args.plan,
+            plan.tasks.len(),
+            args.task
+        );
+    };
+    let mut c = convert_args(&plan)?;
+    if args.threads.is_some() {
+        c.threads = args.threads;
+    }
+    c.quiet |= args.quiet;
+    let input_url = remote::url_of(&c.input)?;
+    let target = shared_target(&c)?;
+    // A stale marker never covers new files.
+    target.delete(".complete")?;
+    let threads = convert::thread_count(&c);
+    let (_, prepared) = convert::open_input(&c, input_url.as_ref(), threads, true)?;
+    let Prepared {
+        opened,
+        scratch,
+        unpacked: _,
+    } = prepared;
+    let options = convert::export_options(&c, threads, convert::replica_set(&opened))?;
+    let exporter = Exporter::with_target(options, Arc::clone(&target), false)?;
+    let progress = Arc::new(Progress::new());
+    let bar = Bar::start(&format!("task {}", task.id), Arc::clone(&progress), c.quiet);
+    let (report, marks) = match (task.kind, opened) {
+        (TaskKind::Input, opened) => {
+            let read_options = convert::read_options(&c, remote::url_of(&c.out)?.is_some());
+            (
+                convert::read_opened(opened, &exporter, &progress, &read_options),
+                (None, None),
+            )
+        }
+        (_, Opened::Set(set)) => {
+            let files = set
+                .collections
+                .iter()
+                .find(|f| f.ns.to_string() == task.ns)
+                .with_context(|| format!("the input has no collection {}", task.ns))?;
+            let meta = match &files.metadata {
+                Some(p) => folder::read_metadata(&*set.store, p)?,
+                None => CollectionMetadata::default(),
+            };
+            let mut marks = (None, None);
+            let opened = exporter
+                .open_at(&files.ns, &meta, task.first_chunk)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", files.ns))?;
+            if let Some(mut writer) = opened {
+                match read_task(&set, &task, &mut writer, &progress) {
+                    Ok(m) => {
+                        marks = m;
+                        if let Err(e) = writer.finish() {
+                            exporter.fail(Some(&files.ns), failure(&e.to_string()));
+                        }
+                    }
+                    Err(e) => {
+                        drop(writer);
+                        exporter.fail(Some(&files.ns), failure(&e.to_string()));
+                    }
+                }
+            }
+            let report = ReadReport {
+                read_to_end: true,
+                ..ReadReport::default()
+            };
+            (report, marks)
+        }
+        (kind, _) => bail!(
+            "task {}: a {kind:?} task of an input that is not a BSON set",
+            task.id
+        ),
+    };
+    drop(bar);
+    let out = exporter.finish_task(report)?;
+    drop(scratch);
+    let summary = &out.summary;
+    let failures: Vec<String> = summary
+        .failed
+        .iter()
+        .map(|(ns, f)| format!("{ns}: {f}"))
+        .chain(summary.input_failures.iter().map(|f| f.to_string()))
+        .collect();
+    if !failures.is_empty() || !summary.read.read_to_end {
+        for f in &failures {
+            eprintln!("bsonflow: error: task {}: {f}", task.id);
+        }
+        eprintln!(
+            "bsonflow: task {} failed; its manifest was not written",
+            task.id
+        );
+        return Ok(EXIT_FAILED);
+    }
+    let listing: BTreeMap<String, u64> = target.list()?.into_iter().collect();
+    let metadata: BTreeMap<String, Vec<u8>> = out
+        .metadata
+        .iter()
+        .map(|(ns, m)| (ns.to_string(), m.clone()))
+        .collect();
+    let shard = &exporter_shard(&c, &listing, &plan);
+    let mut collections = Vec::new();
+    for cs in &summary.collections {
+        let ns = cs
+            .ns
+            .as_ref()
+            .expect("a written collection has its namespace");
+        let first = match task.kind {
+            TaskKind::Input => 0,
+            _ => task.first_chunk,
+        };
+        let dir = format!("{}/{}", ns.db, ns.collection);
+        let files = (first..first + cs.files)
+            .map(|n| {
+                let name = format!("{dir}/{shard}.{n}.json.gz");
+                let bytes = listing.get(&name).copied().unwrap_or(0);
+                ManifestFile { name, bytes }
+            })
+            .collect();
+        collections.push(ManifestCollection {
+            ns: ns.to_string(),
+            first_chunk: first,
+            files,
+            documents: cs.documents,
+            bson_bytes: cs.bson_bytes,
+            metadata: String::from_utf8_lossy(&metadata[&ns.to_string()]).into_owned(),
+        });
+    }
+    let manifest = Manifest {
+        version: PLAN_VERSION,
+        task: task.id,
+        segments: task.segments.clone(),
+        first_document: marks.0,
+        last_document: marks.1,
+        collections,
+    };
+    target.put(
+        &manifest_name(task.id),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    eprintln!(
+        "bsonflow: task {} ({}): {} documents, {} files, {:.2} s",
+        task.id,
+        task.ns,
+        summary.documents(),
+        summary.total_files,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(EXIT_OK)
+}
+
+/// The `<shard>` of the files this run wrote: `--shard-name`, else the replica set an input
+/// task's data directory named, found in the listing; else the plan's.
+fn exporter_shard(c: &ConvertArgs, listing: &BTreeMap<String, u64>, plan: &Plan) -> String {
+    if let Some(s) = &c.shard_name {
+        return s.clone();
+    }
+    let found: BTreeSet<&str> = listing
+        .keys()
+        .filter_map(|k| k.rsplit('/').next())
+        .filter_map(|n| n.strip_suffix(".json.gz"))
+        .filter_map(|n| n.rsplit_once('.').map(|(s, _)| s))
+        .collect();
+    match found.len() {
+        1 => found.into_iter().next().unwrap_or_default().to_string(),
+        _ => plan.shard_name.clone(),
+    }
+}
+
+fn failure(message: &str) -> bsonflow_model::Failure {
+    bsonflow_model::Failure::new(bsonflow_model::FailureKind::Corrupt, message.to_string())
+}
+
+/// `bsonflow commit PLAN`.
+pub fn commit(args: CommitArgs) -> Result<u8> {
+    let plan = read_plan(&args.plan)?;
+    let c = convert_args(&plan)?;
+    let target = shared_target(&c)?;
+    let listing: BTreeMap<String, u64> = target.list()?.into_iter().collect();
+    let mut manifests = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for t in &plan.tasks {
+        if let Some(bytes) = target.get(&manifest_name(t.id))? {
+            match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(m) => {
+                    manifests.insert(t.id, m);
+                }
+                Err(e) => {
+                    unreadable.push(format!("task {}: its manifest cannot be read: {e}", t.id))
+                }
+            }
+        }
+    }
+    if manifests.is_empty() && unreadable.is_empty() && listing.contains_key(".complete") {
+        return already_committed(&*target, &listing);
+    }
+    let verified = match (unreadable.is_empty(), verify(&plan, &manifests, &listing)) {
+        (true, Ok(v)) => v,
+        (_, result) => {
+            let mut problems = unreadable;
+            if let Err(p) = result {
+                problems.extend(p);
+            }
+            for p in &problems {
+                eprintln!("bsonflow: commit: {p}");
+            }
+            eprintln!("bsonflow: commit refused: nothing was written or deleted, no .complete");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    for (ns, coll) in &verified.collections {
+        let dir = match ns.split_once('.') {
+            Some((db, c)) => format!("{db}/{c}"),
+            None => ns.clone(),
+        };
+        target.put(&format!("{dir}/metadata.json"), coll.metadata.as_bytes())?;
+    }
+    for t in &plan.tasks {
+        target.delete(&manifest_name(t.id))?;
+    }
+    target.put(MARKER, bsonflow_export::marker_contents().as_bytes())?;
+    let mut keep = verified.file_names();
+    keep.insert(MARKER.to_string());
+    target.remove_others(&keep)?;
+    let input_url = remote::url_of(&c.input)?;
+    let marker = convert::build_marker(&c, input_url.as_ref())?;
+    target.put_complete(marker.to_json(verified.total_files()).as_bytes())?;
+    println!(
+        "bsonflow: committed {}: {} tasks, {} collections, {} documents, {} files; .complete written",
+        target.describe(),
+        plan.tasks.len(),
+        verified.collections.len(),
+        verified.collections.values().map(|c| c.documents).sum::<u64>(),
+        verified.total_files()
+    );
+    Ok(EXIT_OK)
+}
+
+/// A second commit: `.complete` is there and the manifests are gone. Checks that the
+/// marker's `totalFiles` matches the data files present, and changes nothing.
+fn already_committed(target: &dyn Target, listing: &BTreeMap<String, u64>) -> Result<u8> {
+    let bytes = target.get(".complete")?.unwrap_or_default();
+    let marker: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}/.complete cannot be read", target.describe()))?;
+    let files = listing.keys().filter(|k| k.ends_with(".json.gz")).count() as u64;
+    if marker["totalFiles"].as_u64() != Some(files) {
+        eprintln!(
+            "bsonflow: commit: {}/.complete says {} files, {files} are there",
+            target.describe(),
+            marker["totalFiles"]
+        );
+        return Ok(EXIT_FAILED);
+    }
+    println!(
+        "bsonflow: {} was committed already ({files} files); nothing changed",
+        target.describe()
+    );
+    Ok(EXIT_OK)
+}
+
+/// `convert`'s options as `plan` was given them, without INPUT, `--out` and
+/// `--target-bytes`.
+fn options_of(c: &ConvertArgs) -> Vec<String> {
+    let mut raw: Vec<String> = std::env::args().skip(2).collect();
+    let input = c.input.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut input_seen = false;
+    while i < raw.len() {
+        let a = std::mem::take(&mut raw[i]);
+        let takes_value = |flag: &str| a == flag;
+        if takes_value("--out") || takes_value("-o") || takes_value("--target-bytes") {
+            i += 2;
+            continue;
+        }
+        if a.starts_with("--out=") || a.starts_with("--target-bytes=") {
+            i += 1;
+            continue;
+        }
+        if !input_seen && a == input {
+            input_seen = true;
+            i += 1;
+            continue;
+        }
+        out.push(a);
+        i += 1;
+    }
+    out
+}
+
+/// The path as an absolute one (local), or the URL as it is.
+fn absolute(p: &Path, is_url: bool) -> Result<String> {
+    if is_url {
+        return Ok(p.to_string_lossy().into_owned());
+    }
+    let abs: PathBuf = match p.is_absolute() {
+        true => p.to_path_buf(),
+        false => std::env::current_dir()?.join(p),
+    };
+    Ok(abs.to_string_lossy().into_owned())
+}
+
+/// `convert`'s arguments from the plan.
+fn convert_args(plan: &Plan) -> Result<ConvertArgs> {
+    if plan.version != PLAN_VERSION {
+        bail!(
+            "a plan of version {}; this bsonflow reads version {PLAN_VERSION}",
+            plan.version
+        );
+    }
+    let mut argv = vec![
+        "bsonflow".to_string(),
+        "convert".to_string(),
+        plan.input.clone(),
+        "--out".to_string(),
+        plan.out.clone(),
+    ];
+    argv.extend(plan.options.iter().cloned());
+    match Cli::try_parse_from(&argv) {
+        Ok(Cli {
+            command: Command::Convert(c),
+        }) => Ok(*c),
+        Ok(_) => bail!("the plan's options are not convert's"),
+        Err(e) => bail!("the plan's options cannot be read: {e}"),
+    }
+}
+
+/// The plan at `place` (a path, or an s3:// / oss:// URL).
+fn read_plan(place: &str) -> Result<Plan> {
+    let text = match Url::parse(place)? {
+        None => std::fs::read_to_string(place).with_context(|| place.to_string())?,
+        Some(url) => {
+            let remote = Remote::connect(&url, &Default::default())?;
+            let key = url.path();
+            let size = remote
+                .probe(&key)?
+                .with_context(|| format!("{}: no such object", url.display()))?;
+            let mut text = String::new();
+            remote.reader(&key, size).read_to_string(&mut text)?;
+            text
+        }
+    };
+    serde_json::from_str(&text).with_context(|| format!("{place}: not a bsonflow plan"))
+}
+
+/// The export's root for a task or a commit: shared, not claimed (tasks write side by side).
+fn shared_target(c: &ConvertArgs) -> Result<Arc<dyn Target>> {
+    Ok(match remote::url_of(&c.out)? {
+        None => Arc::new(LocalFolder::shared(&c.out)?),
+        Some(url) => {
+            let remote = Remote::connect(&url, &remote::connect_options(&c.storage)?)?;
+            Arc::new(RemoteTarget::shared(remote))
+        }
+    })
+}

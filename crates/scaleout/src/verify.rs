@@ -1,0 +1,231 @@
+//! The commit's checks: the plan, every task's manifest and the listing of the export agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::{Manifest, Plan, Segment, TaskKind};
+
+/// What the checks established: per collection, its chunk files and `metadata.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// By namespace (`db.coll`).
+    pub collections: BTreeMap<String, VerifiedCollection>,
+}
+
+impl Verified {
+    /// Data files over all collections (`.complete`'s `totalFiles`).
+    pub fn total_files(&self) -> u64 {
+        self.collections
+            .values()
+            .map(|c| c.files.len() as u64)
+            .sum()
+    }
+
+    /// Every file of the export: data files and `metadata.json`s.
+    pub fn file_names(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (ns, c) in &self.collections {
+            out.extend(c.files.iter().cloned());
+            out.insert(format!("{}/metadata.json", folder_of(ns)));
+        }
+        out
+    }
+}
+
+/// One collection of a verified export.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifiedCollection {
+    /// Chunk files, `0..n` in order.
+    pub files: Vec<String>,
+    /// `metadata.json`'s bytes.
+    pub metadata: String,
+    /// Documents.
+    pub documents: u64,
+}
+
+/// What one task wrote of one collection: first chunk, task id, files with sizes,
+/// documents, `metadata.json`.
+type Written = (u64, usize, Vec<(String, u64)>, u64, String);
+
+/// `db.coll` → `db/coll`.
+fn folder_of(ns: &str) -> String {
+    match ns.split_once('.') {
+        Some((db, coll)) => format!("{db}/{coll}"),
+        None => ns.to_string(),
+    }
+}
+
+/// Checks `manifests` (by task id) against `plan` and `listing` (every file under the
+/// export's root with its size). Problems are listed one per line, each naming its task.
+pub fn verify(
+    plan: &Plan,
+    manifests: &BTreeMap<usize, Manifest>,
+    listing: &BTreeMap<String, u64>,
+) -> Result<Verified, Vec<String>> {
+    let mut problems = Vec::new();
+    let missing: Vec<String> = plan
+        .tasks
+        .iter()
+        .filter(|t| !manifests.contains_key(&t.id))
+        .map(|t| t.id.to_string())
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "tasks {} have not finished (no manifest under .bsonflow/tasks/)",
+            missing.join(", ")
+        ));
+        return Err(problems);
+    }
+    // Per collection, from the manifests: what each task wrote of it.
+    let mut by_ns: BTreeMap<String, Vec<Written>> = BTreeMap::new();
+    for task in &plan.tasks {
+        let m = &manifests[&task.id];
+        if m.task != task.id {
+            problems.push(format!(
+                "task {}: its manifest says task {}",
+                task.id, m.task
+            ));
+            continue;
+        }
+        if task.kind != TaskKind::Input && m.segments != task.segments {
+            problems.push(format!(
+                "task {}: read other bytes than the plan gives it ({} against {})",
+                task.id,
+                describe(&m.segments),
+                describe(&task.segments)
+            ));
+        }
+        if task.kind != TaskKind::Input {
+            let written: Vec<_> = m.collections.iter().filter(|c| c.ns == task.ns).collect();
+            let others: Vec<_> = m.collections.iter().filter(|c| c.ns != task.ns).collect();
+            if !others.is_empty() {
+                problems.push(format!(
+                    "task {}: wrote collections other than {}",
+                    task.id, task.ns
+                ));
+            }
+            let files: u64 = written.iter().map(|c| c.files.len() as u64).sum();
+            if let Some(chunks) = task.chunks {
+                if files != chunks {
+                    problems.push(format!(
+                        "task {}: wrote {files} chunk files, the plan says {chunks}",
+                        task.id
+                    ));
+                }
+            }
+            if let Some(docs) = task.documents {
+                let got: u64 = written.iter().map(|c| c.documents).sum();
+                if got != docs {
+                    problems.push(format!(
+                        "task {}: wrote {got} documents, the plan counted {docs}",
+                        task.id
+                    ));
+                }
+            }
+            if written.iter().any(|c| c.first_chunk != task.first_chunk) {
+                problems.push(format!(
+                    "task {}: its first chunk is not number {}",
+                    task.id, task.first_chunk
+                ));
+            }
+            if written.is_empty() {
+                problems.push(format!("task {}: wrote nothing for {}", task.id, task.ns));
+            }
+        }
+        for c in &m.collections {
+            by_ns.entry(c.ns.clone()).or_default().push((
+                c.first_chunk,
+                task.id,
+                c.files.iter().map(|f| (f.name.clone(), f.bytes)).collect(),
+                c.documents,
+                c.metadata.clone(),
+            ));
+        }
+    }
+    // The ranges of each collection chain exactly over its files.
+    let mut ranges: BTreeMap<&str, Vec<(usize, &[Segment])>> = BTreeMap::new();
+    for t in plan.tasks.iter().filter(|t| t.kind == TaskKind::Range) {
+        ranges
+            .entry(t.ns.as_str())
+            .or_default()
+            .push((t.id, &manifests[&t.id].segments));
+    }
+    for (ns, mut parts) in ranges {
+        parts.sort_by_key(|(id, _)| plan.tasks[*id].first_chunk);
+        let mut at: Option<(String, u64, u64)> = None;
+        let mut ids = Vec::new();
+        for (id, segs) in &parts {
+            ids.push(*id);
+            for s in segs.iter() {
+                let ok = match &at {
+                    None => s.start == 0,
+                    Some((file, end, size)) if *file == s.file => s.start == *end,
+                    Some((_, end, size)) => end == size && s.start == 0,
+                };
+                if !ok {
+                    problems.push(format!(
+                        "{ns}: task {id}'s range {}:{}..{} does not start where the previous range ended (overlap or gap)",
+                        s.file, s.start, s.end
+                    ));
+                }
+                at = Some((s.file.clone(), s.end, s.size));
+            }
+        }
+        if let Some((file, end, size)) = &at {
+            if end != size {
+                problems.push(format!(
+                    "{ns}: the ranges end at byte {end} of {file}, before its end ({size})"
+                ));
+            }
+        }
+    }
+    // Chunk numbers 0..n, every file present with its size.
+    let mut out = Verified::default();
+    for (ns, mut parts) in by_ns {
+        parts.sort_by_key(|p| p.0);
+        let mut c = VerifiedCollection::default();
+        let mut next = 0u64;
+        for (first, id, files, docs, metadata) in parts {
+            if first != next {
+                problems.push(format!(
+                    "{ns}: task {id} starts at chunk {first}, the chunks before end at {next} (overlap or gap)"
+                ));
+            }
+            next = first + files.len() as u64;
+            for (i, (name, bytes)) in files.iter().enumerate() {
+                let expected = format!(
+                    "{}/{}.{}.json.gz",
+                    folder_of(&ns),
+                    plan.shard_name,
+                    first + i as u64
+                );
+                if *name != expected {
+                    problems.push(format!("task {id}: wrote {name} where {expected} was due"));
+                }
+                match listing.get(name) {
+                    Some(size) if size == bytes => {}
+                    Some(size) => problems.push(format!(
+                        "task {id}: {name} holds {size} bytes, its manifest says {bytes}"
+                    )),
+                    None => problems.push(format!("task {id}: {name} is missing")),
+                }
+                c.files.push(name.clone());
+            }
+            c.documents += docs;
+            if c.metadata.is_empty() || first == 0 {
+                c.metadata = metadata;
+            }
+        }
+        out.collections.insert(ns, c);
+    }
+    match problems.is_empty() {
+        true => Ok(out),
+        false => Err(problems),
+    }
+}
+
+fn describe(segs: &[Segment]) -> String {
+    segs.iter()
+        .map(|s| format!("{}:{}..{}", s.file, s.start, s.end))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
