@@ -62,17 +62,13 @@ pub fn verify(
     listing: &BTreeMap<String, u64>,
 ) -> Result<Verified, Vec<String>> {
     let mut problems = Vec::new();
-    let missing: Vec<String> = plan
-        .tasks
-        .iter()
-        .filter(|t| !manifests.contains_key(&t.id))
-        .map(|t| t.id.to_string())
-        .collect();
-    if !missing.is_empty() {
+    for t in plan.tasks.iter().filter(|t| !manifests.contains_key(&t.id)) {
         problems.push(format!(
-            "tasks {} have not finished (no manifest under .bsonflow/tasks/)",
-            missing.join(", ")
+            "task {} ({}) has not finished: no manifest under .bsonflow/tasks/",
+            t.id, t.ns
         ));
+    }
+    if !problems.is_empty() {
         return Err(problems);
     }
     // Per collection, from the manifests: what each task wrote of it.
