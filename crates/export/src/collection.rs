@@ -27,7 +27,7 @@ pub(crate) struct Shared<'a> {
 /// `chunk_bytes` of *input BSON* (the documents' own bytes). It depends on nothing but the
 /// documents of the collection and where the chunk starts, so a scan that only hops from
 /// one document length to the next knows every chunk boundary (the scale-out `plan` does).
-/// Inside a chunk, a new gzip member starts every [`MEMBER_BYTES`] of JSON.
+/// Inside a chunk, a new gzip member starts every 4 MiB of JSON.
 pub struct CollectionExport<'a> {
     shared: Shared<'a>,
     ns: Namespace,
