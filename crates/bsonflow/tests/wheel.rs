@@ -8,14 +8,20 @@
 //! else `target/wheel-venv`). Without python3, its `venv` module or the network the test
 //! says `SKIPPED: …` (and fails under `BSONFLOW_REQUIRE_SHARED=1`, as CI runs).
 //!
-//! The wheel is built with `--profile dev` into the workspace's own target folder, so cargo
-//! reuses what the test build compiled instead of a release build from scratch (minutes on
-//! a 2-core machine). `CARGO_PROFILE_DEV_OPT_LEVEL=1` makes the dev profile equal to the
-//! test profile (`[profile.test] opt-level = 1`), so the workspace crates are reused too when
-//! cargo resolves the same features (`cargo test -p bsonflow`; `cargo test --workspace` adds
-//! the benches' and tests' dependency features, and cargo rebuilds the crates those touch).
-//! Cargo copies the binary it builds to `target/debug/bsonflow`, which is where the test
-//! build's binary lives too: the reference conversion runs before the wheel is built.
+//! The wheel is built with `maturin build --profile dev` into the workspace's own target
+//! folder, so cargo reuses the dependencies the test build compiled rather than building
+//! the release profile from scratch (about 3 minutes on a 2-core machine). Some are built
+//! again all the same: `cargo test --workspace` resolves dependency features for every
+//! member at once (the benches' criterion adds `serde/alloc`, sources' quicklz adds
+//! `syn/default` …), maturin's `cargo rustc -p bsonflow` for bsonflow alone, so serde,
+//! bson, hyper, reqwest, object_store and the workspace crates are compiled once more in
+//! their `-p bsonflow` variant (about a minute, once per target folder; a few seconds
+//! after that). The workspace crates are left at the dev profile's opt-level 0, which
+//! compiles them in a quarter of the test profile's time.
+//!
+//! Cargo copies the binary it builds to `target/debug/bsonflow`, where the test build's
+//! binary lives too (`CARGO_BIN_EXE_bsonflow`, run by the other tests of this crate): the
+//! test keeps a hard link to the test build's binary and puts it back after the build.
 
 mod common;
 
@@ -40,23 +46,23 @@ fn the_wheel_installs_a_bsonflow_that_converts_the_sample() {
     let sample = root.join("testdata/sample-dump");
     let scratch = tempfile::tempdir().unwrap();
 
-    // The reference: the test build's own binary (before maturin's cargo run replaces the
-    // copy at target/debug/bsonflow).
+    // The reference: the test build's own binary.
     let expected_out = scratch.path().join("expected");
     let o = convert(&sample, &expected_out, &[]);
     assert_status(&o, 0);
 
     let wheels = scratch.path().join("wheels");
     let t = Instant::now();
+    let restore = KeepBinary::new(Path::new(env!("CARGO_BIN_EXE_bsonflow")));
     let o = Command::new(tools.join("bin/maturin"))
-        .args(["build", "--profile", "dev", "--quiet"])
+        .args(["build", "--profile", "dev", "--locked", "--quiet"])
         // A debug binary is ~190 MB: deflating it would take longer than the build.
         .args(["--compression-method", "stored", "--out"])
         .arg(&wheels)
         .current_dir(&root)
-        .env("CARGO_PROFILE_DEV_OPT_LEVEL", "1")
         .output()
         .expect("maturin runs");
+    drop(restore);
     assert_ok(&o, "maturin build --profile dev");
     let build_time = t.elapsed();
     let wheel = only_wheel(&wheels);
@@ -129,6 +135,44 @@ fn the_wheel_installs_a_bsonflow_that_converts_the_sample() {
         install_time,
         started.elapsed()
     );
+}
+
+/// Keeps the file at `path` (a hard link beside it) and puts it back when dropped: cargo
+/// replaces `target/debug/bsonflow` with the binary it builds for the wheel.
+struct KeepBinary {
+    path: PathBuf,
+    kept: PathBuf,
+}
+
+impl KeepBinary {
+    fn new(path: &Path) -> KeepBinary {
+        let kept = path.with_file_name(format!(
+            ".{}.kept-by-wheel-test-{}",
+            path.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&kept);
+        std::fs::hard_link(path, &kept)
+            .or_else(|_| std::fs::copy(path, &kept).map(drop))
+            .unwrap_or_else(|e| panic!("cannot keep {}: {e}", path.display()));
+        KeepBinary {
+            path: path.to_path_buf(),
+            kept,
+        }
+    }
+}
+
+impl Drop for KeepBinary {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::rename(&self.kept, &self.path) {
+            let why = format!("cannot put {} back: {e}", self.path.display());
+            if std::thread::panicking() {
+                eprintln!("{why}");
+            } else {
+                panic!("{why}");
+            }
+        }
+    }
 }
 
 /// `python3` (or `$PYTHON`) with its `venv` and `ensurepip` modules, or a skip.
