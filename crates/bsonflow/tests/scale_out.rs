@@ -418,7 +418,10 @@ fn plan_tasks_and_commit_from_s3_to_s3() {
     // s3s-fs keeps empty folders on its disk; objects are what count: none may be left.
     let left = lake.join("x/.bsonflow");
     if left.exists() {
-        assert!(bsonflow_testkit::s3::objects_under(&left).is_empty(), "manifests left");
+        assert!(
+            bsonflow_testkit::s3::objects_under(&left).is_empty(),
+            "manifests left"
+        );
         std::fs::remove_dir_all(&left).unwrap();
     }
     assert_same_export(&lake.join("x"), &want);
