@@ -2,7 +2,7 @@
 //! from `convert`'s pieces. The plan's schema, the cutting and the checks are
 //! `bsonflow-scaleout`'s.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bsonflow_cloud::{Remote, RemoteTarget, Service, Url};
-use bsonflow_export::{Exporter, LocalFolder, Target, DEFAULT_SHARD_NAME, MARKER};
+use bsonflow_export::{
+    chunk_name, metadata_name, Exporter, LocalFolder, Target, DEFAULT_SHARD_NAME, MARKER,
+};
 use bsonflow_model::{CollectionMetadata, CollectionWriter, DocumentSink, Progress, ReadReport};
 use bsonflow_scaleout::{
     manifest_name, plan_set, read_task, verify, whole_input_task, Manifest, ManifestCollection,
@@ -160,6 +162,9 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
         ),
     };
     drop(bar);
+    // The `<shard>` its files were named with (a data directory's replica set, when the
+    // input names one).
+    let shard = exporter.options().shard_name.clone();
     let out = exporter.finish_task(report)?;
     drop(scratch);
     let summary = &out.summary;
@@ -185,7 +190,6 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
         .iter()
         .map(|(ns, m)| (ns.to_string(), m.clone()))
         .collect();
-    let shard = &exporter_shard(&c, &listing, &plan);
     let mut collections = Vec::new();
     for cs in &summary.collections {
         let ns = cs
@@ -196,10 +200,9 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
             TaskKind::Input => 0,
             _ => task.first_chunk,
         };
-        let dir = format!("{}/{}", ns.db, ns.collection);
         let files = (first..first + cs.files)
             .map(|n| {
-                let name = format!("{dir}/{shard}.{n}.json.gz");
+                let name = chunk_name(ns, &shard, n);
                 let bytes = listing.get(&name).copied().unwrap_or(0);
                 ManifestFile { name, bytes }
             })
@@ -207,6 +210,7 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
         collections.push(ManifestCollection {
             ns: ns.to_string(),
             first_chunk: first,
+            shard: shard.clone(),
             files,
             documents: cs.documents,
             bson_bytes: cs.bson_bytes,
@@ -234,24 +238,6 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
         started.elapsed().as_secs_f64()
     );
     Ok(EXIT_OK)
-}
-
-/// The `<shard>` of the files this run wrote: `--shard-name`, else the replica set an input
-/// task's data directory named, found in the listing; else the plan's.
-fn exporter_shard(c: &ConvertArgs, listing: &BTreeMap<String, u64>, plan: &Plan) -> String {
-    if let Some(s) = &c.shard_name {
-        return s.clone();
-    }
-    let found: BTreeSet<&str> = listing
-        .keys()
-        .filter_map(|k| k.rsplit('/').next())
-        .filter_map(|n| n.strip_suffix(".json.gz"))
-        .filter_map(|n| n.rsplit_once('.').map(|(s, _)| s))
-        .collect();
-    match found.len() {
-        1 => found.into_iter().next().unwrap_or_default().to_string(),
-        _ => plan.shard_name.clone(),
-    }
 }
 
 fn failure(message: &str) -> bsonflow_model::Failure {
@@ -296,11 +282,7 @@ pub fn commit(args: CommitArgs) -> Result<u8> {
         }
     };
     for (ns, coll) in &verified.collections {
-        let dir = match ns.split_once('.') {
-            Some((db, c)) => format!("{db}/{c}"),
-            None => ns.clone(),
-        };
-        target.put(&format!("{dir}/metadata.json"), coll.metadata.as_bytes())?;
+        target.put(&metadata_name(ns), coll.metadata.as_bytes())?;
     }
     for t in &plan.tasks {
         target.delete(&manifest_name(t.id))?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::ledger::Ledger;
+use crate::names::chunk_name;
 use crate::options::ExportOptions;
 use crate::pool::{ChunkDone, ChunkPool, ChunkStream, MemberJob, MEMBER_BYTES};
 use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_EXAMPLES};
@@ -31,8 +32,6 @@ pub(crate) struct Shared<'a> {
 pub struct CollectionExport<'a> {
     shared: Shared<'a>,
     ns: Namespace,
-    /// The collection's folder relative to the export's root (`shop/orders`).
-    dir: String,
     origin: String,
     /// JSON lines of the current member.
     member: Vec<u8>,
@@ -51,7 +50,7 @@ pub struct CollectionExport<'a> {
 }
 
 impl<'a> CollectionExport<'a> {
-    pub(crate) fn new(shared: Shared<'a>, ns: Namespace, dir: String) -> Self {
+    pub(crate) fn new(shared: Shared<'a>, ns: Namespace) -> Self {
         let chunk_bytes = shared.options.chunk_bytes;
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
@@ -61,7 +60,6 @@ impl<'a> CollectionExport<'a> {
                 ..Default::default()
             },
             ns,
-            dir,
             origin: String::new(),
             member: Vec::new(),
             chunk_bson: 0,
@@ -93,13 +91,9 @@ impl<'a> CollectionExport<'a> {
         let (stream, seq) = match self.stream.take() {
             Some(s) => s,
             None => {
-                let name = format!(
-                    "{}.{}.json.gz",
-                    self.shared.options.shard_name, self.next_index
-                );
+                let rel = chunk_name(&self.ns, &self.shared.options.shard_name, self.next_index);
                 self.next_index += 1;
                 self.outstanding += 1;
-                let rel = format!("{}/{name}", self.dir);
                 (pool.chunk(rel, self.reply_tx.clone()), 0)
             }
         };

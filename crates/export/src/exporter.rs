@@ -14,7 +14,7 @@ use bsonflow_model::{
 use crate::collection::{CollectionExport, Shared};
 use crate::complete::CompleteMarker;
 use crate::ledger::{Ledger, Status};
-use crate::names::check_name;
+use crate::names::{check_name, chunk_name, collection_dir, metadata_name};
 use crate::options::ExportOptions;
 use crate::output::MARKER;
 use crate::pool::ChunkPool;
@@ -220,11 +220,8 @@ impl Exporter {
         for (ns, entry) in state.collections {
             match entry.status {
                 Status::Done(c) => {
-                    let dir = collection_dir(&ns);
-                    written.extend(
-                        (0..c.files).map(|n| format!("{dir}/{}.{n}.json.gz", options.shard_name)),
-                    );
-                    written.insert(format!("{dir}/metadata.json"));
+                    written.extend((0..c.files).map(|n| chunk_name(&ns, &options.shard_name, n)));
+                    written.insert(metadata_name(&ns));
                     write_metadata(&*target, &ns, &entry.metadata)?;
                     summary.total_files += c.files;
                     summary.collections.push(c);
@@ -263,26 +260,20 @@ fn check_options(options: &ExportOptions) -> Result<(), ExportError> {
     })
 }
 
-/// The folder of a collection's files, relative to the export's root.
-pub(crate) fn collection_dir(ns: &Namespace) -> String {
-    format!("{}/{}", ns.db, ns.collection)
-}
-
 fn write_metadata(
     target: &dyn Target,
     ns: &Namespace,
     meta: &CollectionMetadata,
 ) -> Result<(), ExportError> {
     let json = metadata_json(ns, meta)?;
-    let rel = format!("{}/metadata.json", collection_dir(ns));
-    Ok(target.put(&rel, &json)?)
+    Ok(target.put(&metadata_name(ns), &json)?)
 }
 
 /// The bytes of `ns`'s `metadata.json`: its options, indexes and uuid as canonical
 /// Extended JSON.
 pub fn metadata_json(ns: &Namespace, meta: &CollectionMetadata) -> Result<Vec<u8>, ExportError> {
     let doc = meta.export_document(&ns.collection);
-    let rel = format!("{}/metadata.json", collection_dir(ns));
+    let rel = metadata_name(ns);
     let raw = doc.to_vec().map_err(|e| ExportError::Metadata {
         path: rel.clone(),
         why: e.to_string(),
@@ -341,7 +332,7 @@ impl DocumentSink for Exporter {
             self.ledger.fail(Some(ns), failure.clone());
             return Err(Box::new(failure));
         }
-        Ok(Some(CollectionExport::new(self.shared(), ns.clone(), dir)))
+        Ok(Some(CollectionExport::new(self.shared(), ns.clone())))
     }
 
     fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {

@@ -41,7 +41,7 @@ mod target;
 pub use collection::CollectionExport;
 pub use complete::{CompleteMarker, KeyValue};
 pub use exporter::{metadata_json, ExportError, Exporter, TaskOutput};
-pub use names::check_name;
+pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};

@@ -1,4 +1,23 @@
-//! Output paths come only from namespace names, and those names are checked here first.
+//! Output paths come only from namespace names, and those names are checked here first;
+//! the export's file names are made here, and only here.
+
+use bsonflow_model::Namespace;
+
+/// A collection's folder, relative to the export's root: `db/coll`.
+pub fn collection_dir(ns: &Namespace) -> String {
+    format!("{}/{}", ns.db, ns.collection)
+}
+
+/// Chunk file `n` of a collection, relative to the export's root:
+/// `db/coll/<shard>.<n>.json.gz`.
+pub fn chunk_name(ns: &Namespace, shard: &str, n: u64) -> String {
+    format!("{}/{shard}.{n}.json.gz", collection_dir(ns))
+}
+
+/// A collection's `metadata.json`, relative to the export's root.
+pub fn metadata_name(ns: &Namespace) -> String {
+    format!("{}/metadata.json", collection_dir(ns))
+}
 
 /// Checks that `name` (a database or collection name) can be used as one path component
 /// inside the output folder: not empty, not `.` or `..`, no `/`, `\` or NUL, at most 255

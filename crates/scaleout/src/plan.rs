@@ -106,6 +106,8 @@ pub struct ManifestCollection {
     pub ns: String,
     /// Number of its first chunk file.
     pub first_chunk: u64,
+    /// The `<shard>` of its file names (a physical backup's replica set for an input task).
+    pub shard: String,
     /// The chunk files, in order, with their sizes.
     pub files: Vec<ManifestFile>,
     /// Documents written.

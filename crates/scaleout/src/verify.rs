@@ -2,13 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Manifest, Plan, Segment, TaskKind};
+use bsonflow_export::{chunk_name, metadata_name};
+use bsonflow_model::Namespace;
+
+use crate::plan::{Manifest, ManifestCollection, Plan, Segment, TaskKind};
 
 /// What the checks established: per collection, its chunk files and `metadata.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verified {
-    /// By namespace (`db.coll`).
-    pub collections: BTreeMap<String, VerifiedCollection>,
+    /// By namespace.
+    pub collections: BTreeMap<Namespace, VerifiedCollection>,
 }
 
 impl Verified {
@@ -25,7 +28,7 @@ impl Verified {
         let mut out = BTreeSet::new();
         for (ns, c) in &self.collections {
             out.extend(c.files.iter().cloned());
-            out.insert(format!("{}/metadata.json", folder_of(ns)));
+            out.insert(metadata_name(ns));
         }
         out
     }
@@ -40,18 +43,6 @@ pub struct VerifiedCollection {
     pub metadata: String,
     /// Documents.
     pub documents: u64,
-}
-
-/// What one task wrote of one collection: first chunk, task id, files with sizes,
-/// documents, `metadata.json`.
-type Written = (u64, usize, Vec<(String, u64)>, u64, String);
-
-/// `db.coll` → `db/coll`.
-fn folder_of(ns: &str) -> String {
-    match ns.split_once('.') {
-        Some((db, coll)) => format!("{db}/{coll}"),
-        None => ns.to_string(),
-    }
 }
 
 /// Checks `manifests` (by task id) against `plan` and `listing` (every file under the
@@ -71,8 +62,8 @@ pub fn verify(
     if !problems.is_empty() {
         return Err(problems);
     }
-    // Per collection, from the manifests: what each task wrote of it.
-    let mut by_ns: BTreeMap<String, Vec<Written>> = BTreeMap::new();
+    // Per collection, from the manifests: what each task (by id) wrote of it.
+    let mut by_ns: BTreeMap<&str, Vec<(usize, &ManifestCollection)>> = BTreeMap::new();
     for task in &plan.tasks {
         let m = &manifests[&task.id];
         if m.task != task.id {
@@ -126,15 +117,15 @@ pub fn verify(
             if written.is_empty() {
                 problems.push(format!("task {}: wrote nothing for {}", task.id, task.ns));
             }
+            if let Some(c) = written.iter().find(|c| c.shard != plan.shard_name) {
+                problems.push(format!(
+                    "task {}: named its files for shard {}, the plan says {}",
+                    task.id, c.shard, plan.shard_name
+                ));
+            }
         }
         for c in &m.collections {
-            by_ns.entry(c.ns.clone()).or_default().push((
-                c.first_chunk,
-                task.id,
-                c.files.iter().map(|f| (f.name.clone(), f.bytes)).collect(),
-                c.documents,
-                c.metadata.clone(),
-            ));
+            by_ns.entry(c.ns.as_str()).or_default().push((task.id, c));
         }
     }
     // The ranges of each collection chain exactly over its files.
@@ -176,39 +167,43 @@ pub fn verify(
     }
     // Chunk numbers 0..n, every file present with its size.
     let mut out = Verified::default();
-    for (ns, mut parts) in by_ns {
-        parts.sort_by_key(|p| p.0);
+    for (name, mut parts) in by_ns {
+        let Ok(ns) = Namespace::parse(name) else {
+            problems.push(format!("{name}: not a namespace (db.collection)"));
+            continue;
+        };
+        parts.sort_by_key(|(_, c)| c.first_chunk);
         let mut c = VerifiedCollection::default();
         let mut next = 0u64;
-        for (first, id, files, docs, metadata) in parts {
+        for (id, written) in parts {
+            let first = written.first_chunk;
             if first != next {
                 problems.push(format!(
                     "{ns}: task {id} starts at chunk {first}, the chunks before end at {next} (overlap or gap)"
                 ));
             }
-            next = first + files.len() as u64;
-            for (i, (name, bytes)) in files.iter().enumerate() {
-                let expected = format!(
-                    "{}/{}.{}.json.gz",
-                    folder_of(&ns),
-                    plan.shard_name,
-                    first + i as u64
-                );
-                if *name != expected {
-                    problems.push(format!("task {id}: wrote {name} where {expected} was due"));
+            next = first + written.files.len() as u64;
+            for (i, file) in written.files.iter().enumerate() {
+                let expected = chunk_name(&ns, &written.shard, first + i as u64);
+                if file.name != expected {
+                    problems.push(format!(
+                        "task {id}: wrote {} where {expected} was due",
+                        file.name
+                    ));
                 }
-                match listing.get(name) {
-                    Some(size) if size == bytes => {}
+                match listing.get(&file.name) {
+                    Some(size) if *size == file.bytes => {}
                     Some(size) => problems.push(format!(
-                        "task {id}: {name} holds {size} bytes, its manifest says {bytes}"
+                        "task {id}: {} holds {size} bytes, its manifest says {}",
+                        file.name, file.bytes
                     )),
-                    None => problems.push(format!("task {id}: {name} is missing")),
+                    None => problems.push(format!("task {id}: {} is missing", file.name)),
                 }
-                c.files.push(name.clone());
+                c.files.push(file.name.clone());
             }
-            c.documents += docs;
+            c.documents += written.documents;
             if c.metadata.is_empty() || first == 0 {
-                c.metadata = metadata;
+                c.metadata = written.metadata.clone();
             }
         }
         out.collections.insert(ns, c);
