@@ -51,8 +51,18 @@ pub trait Target: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Writes the file `rel` whole: readers see all of it or none of it.
-    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError>;
+    /// Writes the file `rel` whole: readers see all of it or none of it. (The same as
+    /// [`create`](Target::create), one write, [`finish`](ObjectWriter::finish).)
+    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
+        let mut w = self.create(rel)?;
+        match w.write(bytes.to_vec()) {
+            Ok(()) => w.finish(),
+            Err(e) => {
+                w.abort();
+                Err(e)
+            }
+        }
+    }
 
     /// Starts writing the file `rel` piece by piece (see [`ObjectWriter`]).
     fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError>;
@@ -132,16 +142,6 @@ impl Target for LocalFolder {
     fn prepare_folder(&self, rel: &str) -> Result<(), TargetError> {
         let dir = self.path(rel);
         std::fs::create_dir_all(&dir).map_err(|e| error(&dir, e))
-    }
-
-    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
-        let path = self.path(rel);
-        if let Some(dir) = path.parent() {
-            if !dir.is_dir() {
-                std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
-            }
-        }
-        write_atomically(&path, bytes).map_err(|e| error(&path, e))
     }
 
     fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError> {
@@ -287,20 +287,6 @@ impl ObjectWriter for LocalWriter {
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     path.with_file_name(format!(".{name}.partial"))
-}
-
-/// Writes `bytes` to a temporary sibling of `path` (`.<name>.partial`), then renames it
-/// into place; the temporary file is removed when anything fails.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let temp = temp_path(path);
-    let result = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
-        .and_then(|()| std::fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// Whether `rel` (`/`-separated, relative to the export's root) is a name the export layout
