@@ -4,10 +4,11 @@
 //! - Claim: the prefix holds nothing, or only files of the export layout (an earlier export;
 //!   anything else is refused before a byte is written). An old `.complete` is deleted
 //!   first, then the [`MARKER`] is written.
-//! - Files go up whole: one PUT up to [`PART_BYTES`], else a multipart upload of
-//!   [`PART_BYTES`] parts with at most [`PARTS_IN_FLIGHT`] in flight. An object becomes
-//!   visible only at Complete, so no temporary names are needed. A failed upload is aborted,
-//!   and both errors are reported.
+//! - Files stream up ([`Target::create`], which `put` uses too): pieces are gathered into
+//!   [`PART_BYTES`] parts of a multipart upload with at most [`PARTS_IN_FLIGHT`] in flight;
+//!   a file that never fills a part is one PUT. An object becomes visible only at Complete,
+//!   so no temporary names are needed. A failed upload is aborted, and both errors are
+//!   reported.
 //! - Before `.complete`, layout objects this run did not write (chunks of an earlier, longer
 //!   export) are deleted, so the listing is exactly the export.
 //! - `.complete` is written last with `If-None-Match: *`: an existing one means another run
@@ -19,7 +20,6 @@ use std::sync::Arc;
 
 use bsonflow_export::{is_layout_name, ObjectWriter, Target, TargetError, MARKER};
 use bytes::Bytes;
-use futures::stream::{FuturesUnordered, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::MultipartUpload;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -32,8 +32,9 @@ use crate::remote::{relative, Remote};
 /// (S3 refuses parts under 5 MiB except the last).
 pub const PART_BYTES: usize = 8 << 20;
 
-/// Parts of one upload sent at the same time.
-pub const PARTS_IN_FLIGHT: usize = 4;
+/// Parts of one upload sent at the same time: a chunk being written holds at most
+/// `PARTS_IN_FLIGHT + 1` parts.
+pub const PARTS_IN_FLIGHT: usize = 2;
 
 /// A prefix in object storage, claimed for one export.
 #[derive(Debug)]
@@ -111,91 +112,6 @@ impl RemoteTarget {
         located(self.describe(), e)
     }
 
-    /// Uploads `bytes` as a multipart upload; aborts it when anything fails.
-    fn put_multipart(&self, key: &str, bytes: Bytes) -> Result<(), CloudError> {
-        let path = ObjectPath::from(key);
-        let store = Arc::clone(self.remote.store());
-        let p = path.clone();
-        // Parts are slices of the one buffer (no copy); at most PARTS_IN_FLIGHT are sent at
-        // once.
-        let all = bytes.clone();
-        let outcome = self.remote.block_on(async move {
-            let mut upload = match store.put_multipart(&p).await {
-                Ok(u) => u,
-                Err(e) => return (Some(e), None, false),
-            };
-            let mut in_flight = FuturesUnordered::new();
-            let mut first = None;
-            for at in (0..all.len()).step_by(PART_BYTES) {
-                let part = all.slice(at..(at + PART_BYTES).min(all.len()));
-                if in_flight.len() == PARTS_IN_FLIGHT {
-                    if let Some(Err(e)) = in_flight.next().await {
-                        first = Some(e);
-                        break;
-                    }
-                }
-                in_flight.push(upload.put_part(PutPayload::from(part)));
-            }
-            while let Some(r) = in_flight.next().await {
-                if let Err(e) = r {
-                    first.get_or_insert(e);
-                }
-            }
-            let mut completed = false;
-            if first.is_none() {
-                match upload.complete().await {
-                    Ok(_) => return (None, None, true),
-                    Err(e) => {
-                        first = Some(e);
-                        completed = true;
-                    }
-                }
-            }
-            // Keep the first error; the abort's own error is reported beside it.
-            let abort = upload.abort().await.err();
-            (first, abort, completed)
-        });
-        match outcome {
-            (None, _, _) => Ok(()),
-            (Some(e), abort, tried_complete) => {
-                // A Complete retried after the server finished the first attempt: the object
-                // is there, whole. Count it only when it is byte for byte ours.
-                if tried_complete && self.holds(&path, &bytes) {
-                    return Ok(());
-                }
-                let mut err = self.remote.error(&e, "uploading (multipart)", key);
-                if let Some(a) = abort {
-                    let a = self.remote.error(&a, "aborting the upload", key);
-                    err = CloudError::Service {
-                        message: format!("{err}; then {a}"),
-                    };
-                }
-                if tried_complete {
-                    err = CloudError::Service {
-                        message: format!("{err} (the error answered the upload's Complete request, which may have been a retry)"),
-                    };
-                }
-                Err(err)
-            }
-        }
-    }
-
-    /// Uploads `bytes` to `rel`: one PUT up to [`PART_BYTES`], else a multipart upload.
-    fn put_bytes(&self, rel: &str, bytes: Bytes) -> Result<(), TargetError> {
-        let key = self.key(rel);
-        let located = |e: CloudError| located(self.remote.url().display_key(&key), e);
-        if bytes.len() > PART_BYTES {
-            return self.put_multipart(&key, bytes).map_err(located);
-        }
-        let store = Arc::clone(self.remote.store());
-        let path = ObjectPath::from(key.as_str());
-        let payload = PutPayload::from(bytes);
-        self.remote
-            .block_on(async move { store.put(&path, payload).await })
-            .map(|_| ())
-            .map_err(|e| located(self.remote.error(&e, "uploading", &key)))
-    }
-
     /// Whether the object at `path` holds exactly `bytes`.
     fn holds(&self, path: &ObjectPath, bytes: &[u8]) -> bool {
         let store = Arc::clone(self.remote.store());
@@ -223,10 +139,6 @@ fn located(location: String, e: CloudError) -> TargetError {
 impl Target for RemoteTarget {
     fn describe(&self) -> String {
         self.remote.url().display()
-    }
-
-    fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
-        self.put_bytes(rel, Bytes::copy_from_slice(bytes))
     }
 
     fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>, TargetError> {
@@ -337,10 +249,6 @@ impl Target for RemoteTarget {
     }
 }
 
-/// Parts of one streamed upload sent at the same time (each [`PART_BYTES`]): a chunk being
-/// written holds at most `STREAMED_PARTS_IN_FLIGHT + 1` parts.
-const STREAMED_PARTS_IN_FLIGHT: usize = 2;
-
 type PartTask = JoinHandle<object_store::Result<()>>;
 
 /// A chunk streamed into object storage: pieces are gathered into [`PART_BYTES`] parts of a
@@ -373,7 +281,7 @@ impl RemoteWriter {
                 .map_err(|e| self.failed(&e, "starting a multipart upload"))?;
             self.upload = Some(upload);
         }
-        while self.in_flight.len() >= STREAMED_PARTS_IN_FLIGHT {
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
             let oldest = self.in_flight.remove(0);
             self.wait(oldest)?;
         }
