@@ -474,26 +474,13 @@ pub fn read_file_into<W: CollectionWriter>(
         let (_, reader) = compression::decompress(counting).map_err(io_err)?;
         let result = bson_stream::write_stream(reader, writer, || {});
         progress.add(position.load(std::sync::atomic::Ordering::Relaxed));
-        result.map_err(|e| match e {
-            StreamError::Io { offset, source } => FolderError::Read {
-                ns: ns.clone(),
-                path: path.to_path_buf(),
-                offset,
-                detail: format!(
+        result.map_err(|e| {
+            stream_failure(e, ns, path, 0, |source| {
+                format!(
                     "{source} (offset in the decompressed stream; {} compressed bytes read)",
                     position.load(std::sync::atomic::Ordering::Relaxed)
-                ),
-            },
-            StreamError::Frame(f) => FolderError::Read {
-                ns: ns.clone(),
-                path: path.to_path_buf(),
-                offset: f.offset(),
-                detail: f.to_string(),
-            },
-            StreamError::Sink(source) => FolderError::Sink {
-                ns: ns.clone(),
-                source,
-            },
+                )
+            })
         })?
     };
     Ok(stats)
@@ -526,24 +513,8 @@ pub fn read_range_into<W: CollectionWriter>(
     };
     let result = bson_stream::write_stream(counting, &mut shifted, || {});
     progress.add(position.load(std::sync::atomic::Ordering::Relaxed));
-    let stats = result.map_err(|e| match e {
-        StreamError::Io { offset, source } => FolderError::Read {
-            ns: ns.clone(),
-            path: path.to_path_buf(),
-            offset: range.start + offset,
-            detail: source.to_string(),
-        },
-        StreamError::Frame(f) => FolderError::Read {
-            ns: ns.clone(),
-            path: path.to_path_buf(),
-            offset: range.start + f.offset(),
-            detail: f.to_string(),
-        },
-        StreamError::Sink(source) => FolderError::Sink {
-            ns: ns.clone(),
-            source,
-        },
-    })?;
+    let stats = result
+        .map_err(|e| stream_failure(e, ns, path, range.start, |source| source.to_string()))?;
     if position.load(std::sync::atomic::Ordering::Relaxed) < len {
         return Err(FolderError::Read {
             ns: ns.clone(),
@@ -553,6 +524,35 @@ pub fn read_range_into<W: CollectionWriter>(
         });
     }
     Ok(stats)
+}
+
+/// A stream reader's error as the folder reader reports it: `base` is where the stream
+/// starts in the file, `io_detail` words an I/O error.
+fn stream_failure(
+    e: StreamError,
+    ns: &Namespace,
+    path: &Path,
+    base: u64,
+    io_detail: impl FnOnce(io::Error) -> String,
+) -> FolderError {
+    match e {
+        StreamError::Io { offset, source } => FolderError::Read {
+            ns: ns.clone(),
+            path: path.to_path_buf(),
+            offset: base + offset,
+            detail: io_detail(source),
+        },
+        StreamError::Frame(f) => FolderError::Read {
+            ns: ns.clone(),
+            path: path.to_path_buf(),
+            offset: base + f.offset(),
+            detail: f.to_string(),
+        },
+        StreamError::Sink(source) => FolderError::Sink {
+            ns: ns.clone(),
+            source,
+        },
+    }
 }
 
 /// A writer whose offsets are shifted by `base` (the start of a range in its file).
