@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -33,14 +32,6 @@ fn assert_same_export(input: &Path, expected: &Path, what: &str) {
         assert!(got[path] == *bytes, "{what}: {} differs", path.display());
     }
     assert!(out.path().join(".complete").exists(), "{what}");
-}
-
-fn gnu_tar(args: &[&str], cwd: &Path) -> bool {
-    Command::new("tar")
-        .args(args)
-        .current_dir(cwd)
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]

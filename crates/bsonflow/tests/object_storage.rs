@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,12 +19,7 @@ use common::*;
 /// Runs the binary with only the given storage variables set (none from the caller's
 /// environment leak in).
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsonflow"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("OSS_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = bsonflow_without_credentials();
     cmd.args(args).arg("--quiet").envs(env.iter().copied());
     cmd.output().expect("bsonflow runs")
 }
@@ -82,27 +77,6 @@ fn assert_same_export(got: &Path, want: &Path, what: &str) {
 
 fn sample() -> PathBuf {
     bsonflow_testkit::workspace_root().join("testdata/sample-dump")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
-fn gnu_tar(args: &[&str], cwd: &Path) -> bool {
-    Command::new("tar")
-        .args(args)
-        .current_dir(cwd)
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// A BSON file of `count` documents with `size` random (incompressible) bytes each, from
@@ -701,30 +675,25 @@ fn a_server_killed_mid_upload_and_restarted_never_shows_a_partial_export_as_comp
     let got = lake.join("x");
     let k = keys(&s);
     let spawn = |s: &S3Server| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsonflow"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("AWS_") || key.starts_with("OSS_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.args([
-            "convert",
-            input.to_str().unwrap(),
-            "--db",
-            "shop",
-            "--out",
-            "s3://lake/x/",
-            "--chunk-bytes",
-            "16M",
-            "-q",
-            "--endpoint",
-            &s.endpoint(),
-        ])
-        .envs(k.iter().map(|(a, b)| (*a, b.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        bsonflow_without_credentials()
+            .args([
+                "convert",
+                input.to_str().unwrap(),
+                "--db",
+                "shop",
+                "--out",
+                "s3://lake/x/",
+                "--chunk-bytes",
+                "16M",
+                "-q",
+                "--endpoint",
+                &s.endpoint(),
+            ])
+            .envs(k.iter().map(|(a, b)| (*a, b.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     // A `.complete` seen at any moment must cover the whole export.
     let check_complete = |when: &str| {

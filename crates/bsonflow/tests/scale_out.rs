@@ -60,23 +60,11 @@ fn fixture() -> Option<Fixture> {
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 const CHUNK: &str = "96K";
 const TARGET: &str = "256K";
 
-fn make_plan(fx: &Fixture, out: &Path) -> (PathBuf, serde_json::Value) {
+/// `plan` of the fixture into `out` with tasks of `target` bytes; the plan's file and JSON.
+fn make_plan(fx: &Fixture, out: &Path, target: &str) -> (PathBuf, serde_json::Value) {
     let o = run(&[
         "plan",
         fx.dump.to_str().unwrap(),
@@ -85,7 +73,7 @@ fn make_plan(fx: &Fixture, out: &Path) -> (PathBuf, serde_json::Value) {
         "--chunk-bytes",
         CHUNK,
         "--target-bytes",
-        TARGET,
+        target,
     ]);
     assert_status(&o, 0);
     let plan = fx.work.join(format!(
@@ -165,9 +153,9 @@ fn tasks_in_any_order_one_twice_then_commit_equal_one_convert() {
     let Some(fx) = fixture() else { return };
     let want = reference(&fx);
     let out = fx.work.join("out");
-    let (plan_path, plan) = make_plan(&fx, &out);
+    let (plan_path, plan) = make_plan(&fx, &out, TARGET);
     // The same input and options give the same plan.
-    let (_, again) = make_plan(&fx, &out);
+    let (_, again) = make_plan(&fx, &out, TARGET);
     assert_eq!(plan, again);
     let tasks = plan["tasks"].as_array().unwrap();
     assert_eq!(ids(&plan), (0..tasks.len() as u64).collect::<Vec<_>>());
@@ -220,7 +208,7 @@ fn tasks_in_any_order_one_twice_then_commit_equal_one_convert() {
 fn commit_refuses_an_overlapping_range_and_a_wrong_chunk_count() {
     let Some(fx) = fixture() else { return };
     let out = fx.work.join("out2");
-    let (plan_path, plan) = make_plan(&fx, &out);
+    let (plan_path, plan) = make_plan(&fx, &out, TARGET);
     for k in ids(&plan) {
         assert_status(&task(&plan_path, k), 0);
     }
@@ -288,20 +276,7 @@ fn a_task_killed_mid_chunk_and_rerun_gives_the_same_export() {
     );
     let want = reference(&fx);
     let out = fx.work.join("out3");
-    let o = run(&[
-        "plan",
-        fx.dump.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--chunk-bytes",
-        CHUNK,
-        "--target-bytes",
-        "64M",
-    ]);
-    assert_status(&o, 0);
-    let plan_path = fx.work.join("plan3.json");
-    std::fs::write(&plan_path, &o.stdout).unwrap();
-    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (plan_path, plan) = make_plan(&fx, &out, "64M");
     let big = plan["tasks"]
         .as_array()
         .unwrap()
@@ -369,13 +344,8 @@ fn plan_tasks_and_commit_from_s3_to_s3() {
     let want = reference(&fx);
     let endpoint = s.endpoint();
     let with_keys = |args: &[&str]| -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsonflow"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") || k.starts_with("OSS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(args)
+        bsonflow_without_credentials()
+            .args(args)
             .env("AWS_ACCESS_KEY_ID", &s.access_key)
             .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
             .output()

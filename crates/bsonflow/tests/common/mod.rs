@@ -24,6 +24,41 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The built `bsonflow` binary with no `AWS_*` or `OSS_*` variable of the caller's
+/// environment: object-storage tests give it exactly the credentials they mean.
+pub fn bsonflow_without_credentials() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsonflow"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("OSS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Runs GNU tar with `args` in `cwd`; false when it is missing or fails.
+pub fn gnu_tar(args: &[&str], cwd: &Path) -> bool {
+    Command::new("tar")
+        .args(args)
+        .current_dir(cwd)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Runs `bsonflow convert INPUT --out OUT EXTRA…` and returns the output.
 pub fn convert(input: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
