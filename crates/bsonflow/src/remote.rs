@@ -184,7 +184,7 @@ fn open_prefix(
     let kind = detect::detect_listing(&|rel| names.contains(rel));
     let opened = match &kind {
         InputKind::BsonFolder => {
-            let store = RemoteStore::prefix(Arc::clone(&remote), key, url.name());
+            let store = RemoteStore::prefix(Arc::clone(&remote), key, url.name(), listed);
             Opened::Set(folder::scan_store(
                 Arc::new(store),
                 Path::new(&url.display()),

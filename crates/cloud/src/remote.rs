@@ -350,17 +350,26 @@ pub struct RemoteStore {
     remote: Arc<Remote>,
     prefix: ObjectPath,
     root_name: String,
+    /// The prefix's listing, taken once (a prefix store only).
+    listed: Vec<ObjectMeta>,
     /// Address (the object's URL, as messages show it) → key and size.
     known: Mutex<HashMap<PathBuf, (ObjectPath, u64)>>,
 }
 
 impl RemoteStore {
-    /// The objects under `prefix`.
-    pub fn prefix(remote: Arc<Remote>, prefix: ObjectPath, root_name: String) -> RemoteStore {
+    /// The objects under `prefix`, as `listed` by [`Remote::list`] (the caller has listed
+    /// the prefix already to tell what it holds; it is not listed again).
+    pub fn prefix(
+        remote: Arc<Remote>,
+        prefix: ObjectPath,
+        root_name: String,
+        listed: Vec<ObjectMeta>,
+    ) -> RemoteStore {
         RemoteStore {
             remote,
             prefix,
             root_name,
+            listed,
             known: Mutex::new(HashMap::new()),
         }
     }
@@ -375,6 +384,7 @@ impl RemoteStore {
             remote,
             prefix: key.clone(),
             root_name: String::new(),
+            listed: Vec::new(),
             known: Mutex::new(HashMap::from([(address.clone(), (key, size))])),
         };
         (store, address)
@@ -401,13 +411,9 @@ impl Store for RemoteStore {
     }
 
     fn list(&self) -> io::Result<Vec<StoredFile>> {
-        let objects = self
-            .remote
-            .list(&self.prefix)
-            .map_err(|e| io::Error::other(e.to_string()))?;
         let mut known = self.known.lock().expect("not poisoned");
         let mut files = Vec::new();
-        for meta in objects {
+        for meta in &self.listed {
             let Some(components) = relative(&self.prefix, &meta.location) else {
                 continue;
             };
