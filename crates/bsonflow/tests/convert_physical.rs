@@ -275,12 +275,7 @@ fn unpack_command_rebuilds_the_committed_physical_fixture() {
     for input in [fixture, testdata("physical/sample.tar.gz")] {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("dbpath");
-        let o = bsonflow(&[
-            "unpack",
-            input.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
+        let o = unpack(&input, &dir);
         assert_status(&o, 0);
         assert!(stderr(&o).contains("needs at least"), "{}", stderr(&o));
         let mut files = 0;

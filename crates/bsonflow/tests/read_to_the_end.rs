@@ -131,12 +131,7 @@ fn a_damaged_gzip_trailer_or_data_after_it_fails_unpack_and_convert() {
         let dir = work
             .path()
             .join(format!("unpacked-{}", what.replace(' ', "-")));
-        let o = bsonflow(&[
-            "unpack",
-            input.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
+        let o = unpack(&input, &dir);
         assert_status(&o, 1);
         assert!(
             stderr(&o).contains(&input.display().to_string()),
@@ -178,12 +173,7 @@ fn a_data_directory_tar_with_members_after_its_end_marker_fails_unpack() {
         &[dbpath.to_str().unwrap(), input.to_str().unwrap(), "gz"],
     );
     let dir = work.path().join("unpacked");
-    let o = bsonflow(&[
-        "unpack",
-        input.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+    let o = unpack(&input, &dir);
     assert_status(&o, 1);
     let err = stderr(&o);
     assert!(
@@ -231,12 +221,7 @@ fn a_lying_pax_size_is_damage_not_a_full_disk() {
             &[dbpath.to_str().unwrap(), input.to_str().unwrap(), compress],
         );
         let dir = work.path().join(format!("unpacked-{compress}"));
-        let o = bsonflow(&[
-            "unpack",
-            input.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
+        let o = unpack(&input, &dir);
         assert_status(&o, 1);
         let err = stderr(&o);
         assert!(

@@ -59,6 +59,16 @@ pub fn gnu_tar(args: &[&str], cwd: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs `bsonflow unpack INPUT --out DIR` and returns the output.
+pub fn unpack(input: &Path, dir: &Path) -> Output {
+    bsonflow(&[
+        "unpack",
+        input.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+}
+
 /// Runs `bsonflow convert INPUT --out OUT EXTRA…` and returns the output.
 pub fn convert(input: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
