@@ -142,11 +142,42 @@ pub enum Format {
     Relaxed,
 }
 
-#[derive(Args, Debug)]
+/// Which names fill the org and project segments of `--atlas-prefix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AtlasPrefix {
+    /// --org-name and --group-name, spaces made `_` and unsafe characters removed.
+    Names,
+    /// --org-id and --group-id (24 hex digits in Atlas).
+    Ids,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct ConvertArgs {
     /// The backup to convert: a file or a folder (see above), or the same in object storage:
-    /// s3://BUCKET/KEY, oss://BUCKET/KEY, or an http(s):// URL of one object.
+    /// s3://BUCKET/KEY, oss://BUCKET/KEY, or an http(s):// URL of one object. Several
+    /// inputs are the shards of one sharded cluster, written into one export: a physical
+    /// backup or data directory names its shard by its replica set; name a logical backup
+    /// with --shard instead.
+    #[arg(value_name = "INPUT", required_unless_present = "shards")]
+    pub inputs: Vec<PathBuf>,
+
+    /// One shard's backup, named: its files are <db>/<coll>/NAME.<n>.json.gz (NAME is the
+    /// shard's replica-set name in an Atlas export); repeatable, and mixed freely with
+    /// unnamed physical inputs. A logical backup (mongodump folder or archive, cloud BSON
+    /// download) does not know its shard, so it needs this when there are several inputs.
+    // This doc comment is the `--help` text, where `<db>` is meant literally, not as HTML.
+    #[allow(rustdoc::invalid_html_tags)]
+    #[arg(long = "shard", value_name = "NAME=INPUT")]
+    pub shards: Vec<String>,
+
+    /// The one input being opened: set from INPUT / --shard by [`ConvertArgs::for_input`]
+    /// or [`ConvertArgs::single_input`], not on the command line.
+    #[arg(skip)]
     pub input: PathBuf,
+
+    /// Which of several inputs `input` is (0, 1, …): keeps their scratch folders apart.
+    #[arg(skip)]
+    pub input_index: Option<usize>,
 
     /// Output folder (the export prefix), or s3://BUCKET/PREFIX or oss://BUCKET/PREFIX;
     /// created if absent, must be empty (or hold an earlier bsonflow export) if present.
@@ -218,6 +249,23 @@ pub struct ConvertArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Also write the run's report to FILE as JSON (schema in the README, "Using bsonflow
+    /// from a pipeline"): per collection and shard the documents, bytes, chunks and seconds;
+    /// what was skipped and why; every corrupt document skipped; failures; the exit status.
+    /// Written whatever the outcome, also when the run fails.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Write under exported_snapshots/<org>/<project>/<clusterName>/<YYYY-MM-DDTHHmm>/<epoch>/
+    /// inside --out, as Atlas names an export's prefix: `names` (the default when given
+    /// without a value) takes --org-name and --group-name, `ids` takes --org-id and
+    /// --group-id (what Atlas itself uses unless told otherwise). The date is
+    /// --snapshot-date's, the epoch the run's start in seconds.
+    // This doc comment is the `--help` text, where `<org>` is meant literally, not as HTML.
+    #[allow(rustdoc::invalid_html_tags)]
+    #[arg(long, value_enum, value_name = "names|ids", num_args = 0..=1, default_missing_value = "names")]
+    pub atlas_prefix: Option<AtlasPrefix>,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 
@@ -254,7 +302,7 @@ pub struct StorageArgs {
 }
 
 /// Fields of the `.complete` marker.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(next_help_heading = ".complete marker fields")]
 pub struct MarkerArgs {
     /// orgId (24 hex digits in Atlas).
@@ -302,6 +350,74 @@ pub struct UnpackArgs {
     /// Do not draw progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// One input of a run, with the shard name given for it (`--shard NAME=INPUT`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputSpec {
+    pub path: PathBuf,
+    pub shard: Option<String>,
+}
+
+impl ConvertArgs {
+    /// Every input, in the order given: the positional ones, then each `--shard NAME=INPUT`.
+    pub fn input_specs(&self) -> Result<Vec<InputSpec>, String> {
+        let mut specs: Vec<InputSpec> = self
+            .inputs
+            .iter()
+            .map(|p| InputSpec {
+                path: p.clone(),
+                shard: None,
+            })
+            .collect();
+        for text in &self.shards {
+            let Some((name, path)) = text.split_once('=') else {
+                return Err(format!(
+                    "--shard {text}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst"
+                ));
+            };
+            if name.is_empty() || path.is_empty() {
+                return Err(format!(
+                    "--shard {text}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst"
+                ));
+            }
+            specs.push(InputSpec {
+                path: PathBuf::from(path),
+                shard: Some(name.to_string()),
+            });
+        }
+        if specs.len() > 1 && self.shard_name.is_some() {
+            return Err(
+                "--shard-name names the one input of a run; with several inputs name each with --shard NAME=INPUT"
+                    .into(),
+            );
+        }
+        Ok(specs)
+    }
+
+    /// These arguments for opening one of the inputs (`index` of several, or `None`).
+    pub fn for_input(&self, spec: &InputSpec, index: Option<usize>) -> ConvertArgs {
+        let mut one = self.clone();
+        one.input = spec.path.clone();
+        one.input_index = index;
+        if spec.shard.is_some() {
+            one.shard_name = spec.shard.clone();
+        }
+        one
+    }
+
+    /// These arguments with their one input set, for the commands that take exactly one
+    /// (`plan`, `run-task`): several inputs are refused.
+    pub fn single_input(self, command: &str) -> Result<ConvertArgs, String> {
+        let specs = self.input_specs()?;
+        match specs.as_slice() {
+            [one] => Ok(self.for_input(one, None)),
+            _ => Err(format!(
+                "{command} takes one input; {} were given (a sharded cluster's shards are converted together by `bsonflow convert`)",
+                specs.len()
+            )),
+        }
+    }
 }
 
 /// Parses `16M`, `64MiB`, `1G`, `4096`.

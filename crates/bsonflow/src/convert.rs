@@ -2,12 +2,15 @@
 //! finish and print. The readers' loops, policies and failure ledger live in the libraries.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use bsonflow_ejson::Mode;
-use bsonflow_export::{CompleteMarker, ExportOptions, Exporter, KeyValue, DEFAULT_SHARD_NAME};
+use bsonflow_export::{
+    CompleteMarker, ExportOptions, Exporter, KeyValue, RunSummary, ShardDone, DEFAULT_SHARD_NAME,
+};
 use bsonflow_model::{
     DocumentSink, Failure, FailureKind, Namespace, NamespaceFilter, NamespacePattern, Progress,
     ReadOptions, ReadReport,
@@ -21,10 +24,11 @@ use bsonflow_wiredtiger::DataDir;
 
 use bsonflow_cloud::Url;
 
-use crate::cli::{ConvertArgs, Format};
+use crate::cli::{AtlasPrefix, ConvertArgs, Format};
 use crate::physical::{self, Scratch};
 use crate::progress::Bar;
 use crate::remote;
+use crate::report::{self, InputFacts};
 use crate::summary;
 
 /// The input, opened: what the reader of each kind needs before the export starts.
@@ -37,25 +41,73 @@ pub(crate) enum Opened {
     Unopened,
 }
 
-/// Detect → open → build the exporter → read → finish → print.
+/// One input of the run, opened, with the shard its files are named after.
+struct ShardInput {
+    args: ConvertArgs,
+    name: String,
+    /// The input and its kind, for the summary.
+    description: String,
+    /// Its kind alone, for the report.
+    kind: String,
+    prepared: Prepared,
+}
+
+/// Detect → open → build the exporter → read → finish → print (and `--report`). Several
+/// inputs are the shards of one cluster: each is read into its own shard of the one export.
 pub fn run(args: ConvertArgs) -> Result<u8> {
     let started = Instant::now();
-    let input_url = remote::url_of(&args.input)?;
-    let out_url = remote::url_of(&args.out)?;
+    let report_path = args.report.clone();
+    let mut facts = Vec::new();
+    let mut out = args.out.display().to_string();
+    let result = convert(args, started, &mut facts, &mut out);
+    if let Some(path) = report_path {
+        let value = match &result {
+            Ok((summary, code)) => {
+                report::of_summary(summary, &facts, &out, started.elapsed(), *code)
+            }
+            Err(e) => report::of_error(&format!("{e:#}"), &facts, &out, started.elapsed()),
+        };
+        report::write(&path, &value)?;
+    }
+    result.map(|(_, code)| code)
+}
+
+fn convert(
+    mut args: ConvertArgs,
+    started: Instant,
+    facts: &mut Vec<InputFacts>,
+    shown_out: &mut String,
+) -> Result<(RunSummary, u8)> {
+    let specs = args.input_specs().map_err(anyhow::Error::msg)?;
+    let several = specs.len() > 1;
     let threads = thread_count(&args);
-    let marker = build_marker(&args, input_url.as_ref())?;
-    let (kind, prepared) = open_input(&args, input_url.as_ref(), threads, true)?;
-    let description = format!(
-        "{} ({})",
-        shown_input(&args, input_url.as_ref()),
-        kind.describe()
-    );
-    let Prepared {
-        opened,
-        scratch,
-        unpacked,
-    } = prepared;
-    let options = export_options(&args, threads, replica_set(&opened))?;
+    let each: Vec<ConvertArgs> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| args.for_input(spec, several.then_some(i)))
+        .collect();
+    let marker = build_marker(&each[0], remote::url_of(&each[0].input)?.as_ref())?;
+    if let Some(kind) = args.atlas_prefix {
+        args.out = args
+            .out
+            .join(atlas_prefix(kind, &marker, SystemTime::now())?);
+        *shown_out = args.out.display().to_string();
+    }
+    let out_url = remote::url_of(&args.out)?;
+    if let Some(url) = &out_url {
+        *shown_out = url.display();
+    }
+    let inputs = open_shards(each, threads, several)?;
+    facts.extend(inputs.iter().map(|i| InputFacts {
+        input: shown_input(
+            &i.args,
+            remote::url_of(&i.args.input).ok().flatten().as_ref(),
+        ),
+        shard: i.name.clone(),
+        kind: i.kind.clone(),
+    }));
+
+    let options = export_options(&args, threads, Some(inputs[0].name.clone()))?;
     let exporter = match &out_url {
         None => Exporter::new(options)?,
         Some(url) => {
@@ -63,21 +115,187 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
             Exporter::with_target(options, target, restarted)?
         }
     };
+    let description = inputs
+        .iter()
+        .map(|i| match several {
+            true => format!("{}: {}", i.name, i.description),
+            false => i.description.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let progress = Arc::new(Progress::new());
-    let bar = Bar::start("converting", Arc::clone(&progress), args.quiet);
-    let mut report = read_opened(
-        opened,
-        &exporter,
-        &progress,
-        &read_options(&args, out_url.is_some()),
-    );
+    let label = match inputs.len() {
+        1 => "converting".to_string(),
+        n => format!("converting {n} shards"),
+    };
+    let bar = Bar::start(&label, Arc::clone(&progress), args.quiet);
+    let read_options = read_options(&args, out_url.is_some());
+    let done = read_shards(inputs, &exporter, &progress, &read_options, threads)?;
     drop(bar);
-    report.notes.splice(0..0, unpacked);
 
-    let summary = exporter.finish(&marker, report)?;
-    drop(scratch);
+    let summary = exporter.finish_shards(&marker, done)?;
     summary::print(&summary, &description, started.elapsed(), &args.out);
-    Ok(summary::exit_code(&summary))
+    let code = summary::exit_code(&summary);
+    Ok((summary, code))
+}
+
+/// `exported_snapshots/<org>/<project>/<cluster>/<YYYY-MM-DDTHHmm>/<epoch seconds>`, as Atlas
+/// names an export's prefix. Names are made safe as object-key segments the way Atlas says
+/// it does: spaces become `_`, and anything but ASCII letters, digits and `! - _ . * ' ( )`
+/// is removed (AWS's safe characters); a segment left empty, `.` or `..` is refused.
+pub(crate) fn atlas_prefix(
+    kind: AtlasPrefix,
+    marker: &CompleteMarker,
+    now: SystemTime,
+) -> Result<String> {
+    let (org, group, flags, kind) = match kind {
+        AtlasPrefix::Names => (
+            &marker.org_name,
+            &marker.group_name,
+            "--org-name and --group-name",
+            "names",
+        ),
+        AtlasPrefix::Ids => (
+            &marker.org_id,
+            &marker.group_id,
+            "--org-id and --group-id",
+            "ids",
+        ),
+    };
+    if org.is_empty() || group.is_empty() {
+        bail!("--atlas-prefix {kind}: give {flags}, which fill its org and project segments");
+    }
+    let segment = |what: &str, text: &str| -> Result<String> {
+        let safe: String = text
+            .chars()
+            .map(|c| if c == ' ' { '_' } else { c })
+            .filter(|c| c.is_ascii_alphanumeric() || "!-_.*'()".contains(*c))
+            .collect();
+        if safe.is_empty() || safe == "." || safe == ".." {
+            bail!(
+                "--atlas-prefix: the {what} {text:?} leaves no usable path segment once made safe"
+            );
+        }
+        Ok(safe)
+    };
+    let date = &marker.snapshot_initiation_date;
+    let b = date.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && b.get(10) == Some(&b'T')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16))
+    {
+        bail!("--atlas-prefix: the snapshot date {date:?} is not ISO-8601 (YYYY-MM-DDTHH:MM…)");
+    }
+    let epoch = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(format!(
+        "exported_snapshots/{}/{}/{}/{}T{}{}/{epoch}",
+        segment("org", org)?,
+        segment("project", group)?,
+        segment("cluster name", &marker.cluster_name)?,
+        &date[0..10],
+        &date[11..13],
+        &date[14..16],
+    ))
+}
+
+/// Tells every input before any is unpacked or written (an unnamed logical backup among
+/// several is refused at once), then unpacks the physical ones and names every shard.
+fn open_shards(each: Vec<ConvertArgs>, threads: usize, several: bool) -> Result<Vec<ShardInput>> {
+    let mut told = Vec::new();
+    for args in each {
+        let url = remote::url_of(&args.input)?;
+        let (kind, prepared) = open_input(&args, url.as_ref(), threads, false)?;
+        let physical = matches!(prepared.opened, Opened::Unopened);
+        if several && !physical && args.shard_name.is_none() {
+            let input = shown_input(&args, url.as_ref());
+            bail!(
+                "{input}: a logical backup ({}) does not say which shard it is; name it with --shard NAME={input} (NAME = the shard's replica-set name)",
+                kind.describe()
+            );
+        }
+        let description = format!("{} ({})", shown_input(&args, url.as_ref()), kind.describe());
+        told.push((args, url, physical, description, kind.describe(), prepared));
+    }
+    let mut inputs: Vec<ShardInput> = Vec::new();
+    for (args, url, physical, description, kind, prepared) in told {
+        let prepared = match physical {
+            true => open_input(&args, url.as_ref(), threads, true)?.1,
+            false => prepared,
+        };
+        let shown = shown_input(&args, url.as_ref());
+        let name = match (args.shard_name.clone(), replica_set(&prepared.opened)) {
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) if several => bail!(
+                "{shown}: this data directory names no replica set (a standalone mongod?); name its shard with --shard NAME={shown}"
+            ),
+            (None, None) => DEFAULT_SHARD_NAME.to_string(),
+        };
+        if let Some(first) = inputs.iter().find(|i| i.name == name) {
+            bail!(
+                "shard {name:?} is given twice: {} and {shown}; each shard's backup must be given once, under its own name (--shard NAME=INPUT)",
+                shown_input(&first.args, remote::url_of(&first.args.input)?.as_ref())
+            );
+        }
+        inputs.push(ShardInput {
+            args,
+            name,
+            description,
+            kind,
+            prepared,
+        });
+    }
+    Ok(inputs)
+}
+
+/// Reads every input into its shard of `exporter`, up to `threads` inputs at a time (they
+/// share the compression pool, so memory stays bounded however many there are).
+fn read_shards(
+    inputs: Vec<ShardInput>,
+    exporter: &Exporter,
+    progress: &Progress,
+    options: &ReadOptions,
+    threads: usize,
+) -> Result<Vec<ShardDone>> {
+    let mut jobs = Vec::new();
+    for input in inputs {
+        let sink = exporter.shard(&input.name)?;
+        jobs.push(Mutex::new(Some((input.prepared, sink))));
+    }
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<ShardDone>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let Some((prepared, sink)) = job.lock().ok().and_then(|mut j| j.take()) else {
+                    continue;
+                };
+                let Prepared {
+                    opened,
+                    scratch,
+                    unpacked,
+                } = prepared;
+                let mut report = read_opened(opened, &sink, progress, options);
+                report.notes.splice(0..0, unpacked);
+                drop(scratch);
+                let shard = sink.done(report);
+                done.lock().unwrap_or_else(|e| e.into_inner()).push(shard);
+            });
+        }
+    });
+    Ok(done.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// `--threads`, else one per core; sizes rayon's global pool too (readers that fan out
@@ -153,9 +371,9 @@ pub(crate) fn read_options(args: &ConvertArgs, remote_out: bool) -> ReadOptions 
 }
 
 /// The one reader call for the opened input.
-pub(crate) fn read_opened(
+pub(crate) fn read_opened<S: DocumentSink>(
     opened: Opened,
-    sink: &Exporter,
+    sink: &S,
     progress: &Progress,
     options: &ReadOptions,
 ) -> ReadReport {
@@ -217,7 +435,12 @@ fn open(args: &ConvertArgs, kind: &InputKind, threads: usize) -> Result<Prepared
         InputKind::BsonTar(_) => Opened::Tar(Input::open(input)?),
         InputKind::DataDirectory => Opened::DataDir(DataDir::open(input)?),
         InputKind::PhysicalTar(_) | InputKind::Xbstream(_) | InputKind::Qpress => {
-            let s = Scratch::new(args.scratch.as_deref(), &args.out, args.keep_scratch);
+            let s = Scratch::new(
+                args.scratch.as_deref(),
+                &args.out,
+                args.keep_scratch,
+                args.input_index,
+            );
             let report = physical::unpack_into(input, &s.path, threads, args.quiet)?;
             let unpacked = physical::describe_unpack(&report, &s.path, args.keep_scratch);
             let dir = DataDir::open(&physical::data_dir_root(&s.path))?;

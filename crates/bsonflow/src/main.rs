@@ -9,6 +9,7 @@ mod convert;
 mod physical;
 mod progress;
 mod remote;
+mod report;
 mod scaleout;
 mod summary;
 mod unpack;

@@ -18,10 +18,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// `--scratch DIR` or a fresh folder next to the output folder.
-    pub fn new(chosen: Option<&Path>, out: &Path, keep: bool) -> Scratch {
+    /// `--scratch DIR` or a fresh folder next to the output folder; input `index` of
+    /// several gets a folder of its own (`DIR/<index>`, `….scratch-<pid>-<index>`).
+    pub fn new(chosen: Option<&Path>, out: &Path, keep: bool, index: Option<usize>) -> Scratch {
         let path = match chosen {
-            Some(p) => p.to_path_buf(),
+            Some(p) => match index {
+                Some(i) => p.join(i.to_string()),
+                None => p.to_path_buf(),
+            },
             None => {
                 let name = out
                     .file_name()
@@ -31,7 +35,8 @@ impl Scratch {
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
-                parent.join(format!(".{name}.scratch-{}", std::process::id()))
+                let tag = index.map(|i| format!("-{i}")).unwrap_or_default();
+                parent.join(format!(".{name}.scratch-{}{tag}", std::process::id()))
             }
         };
         Scratch { path, keep }

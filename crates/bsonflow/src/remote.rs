@@ -237,5 +237,10 @@ fn scratch(args: &ConvertArgs) -> Scratch {
         Ok(None) => args.out.clone(),
         _ => std::env::temp_dir().join("bsonflow-export"),
     };
-    Scratch::new(args.scratch.as_deref(), &beside, args.keep_scratch)
+    Scratch::new(
+        args.scratch.as_deref(),
+        &beside,
+        args.keep_scratch,
+        args.input_index,
+    )
 }

@@ -30,9 +30,10 @@ use crate::summary::{EXIT_FAILED, EXIT_OK};
 /// `bsonflow plan`: prints the plan on stdout.
 pub fn plan(args: PlanArgs) -> Result<u8> {
     let PlanArgs {
-        convert: mut c,
+        convert: c,
         target_bytes,
     } = args;
+    let mut c = c.single_input("plan").map_err(anyhow::Error::msg)?;
     let options = options_of(&c);
     let input_url = remote::url_of(&c.input)?;
     if let Some(url) = &input_url {
@@ -388,7 +389,7 @@ fn convert_args(plan: &Plan) -> Result<ConvertArgs> {
     match Cli::try_parse_from(&argv) {
         Ok(Cli {
             command: Command::Convert(c),
-        }) => Ok(*c),
+        }) => c.single_input("a plan").map_err(anyhow::Error::msg),
         Ok(_) => bail!("the plan's options are not convert's"),
         Err(e) => bail!("the plan's options cannot be read: {e}"),
     }

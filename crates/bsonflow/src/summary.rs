@@ -16,6 +16,9 @@ pub const EXIT_FAILED: u8 = 1;
 /// `--skip-missing`). The summary lists what.
 pub const EXIT_SKIPPED_DATA: u8 = 3;
 
+/// Corrupt documents printed per collection; the report lists them all.
+const PRINTED_CORRUPT: usize = 10;
+
 /// Prints the summary on stdout and every failure on stderr.
 pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
     let read = &summary.read;
@@ -35,8 +38,17 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
             .map(|ns| ns.to_string().len())
             .max()
             .unwrap_or(0);
+        let several = summary.shards.len() > 1;
+        let width = width
+            + match several {
+                true => 3 + summary.shards.iter().map(|s| s.len()).max().unwrap_or(0),
+                false => 0,
+            };
         for c in &summary.collections {
-            let ns = c.ns.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            let mut ns = c.ns.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            if several {
+                ns = format!("{ns} [{}]", c.shard);
+            }
             println!(
                 "  {ns:<width$}  {:>10} docs  {:>10} BSON -> {:>10} JSON -> {:>10} gzip  {} file{}",
                 c.documents,
@@ -48,10 +60,22 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
             );
             if c.corrupt > 0 {
                 println!("    {} corrupt document(s) skipped:", c.corrupt);
-                for d in &c.corrupt_examples {
+                for d in c.corrupt_examples.iter().take(PRINTED_CORRUPT) {
                     println!("      {} at byte {}: {}", d.origin, d.offset, d.detail);
                 }
+                if c.corrupt > PRINTED_CORRUPT as u64 {
+                    println!(
+                        "      … {} more (--report FILE lists every one)",
+                        c.corrupt - PRINTED_CORRUPT as u64
+                    );
+                }
             }
+        }
+    }
+    if !summary.metadata_differences.is_empty() {
+        println!("shards differ (metadata.json holds the union):");
+        for (ns, d) in &summary.metadata_differences {
+            println!("  {ns}: {d}");
         }
     }
     if !summary.skipped.is_empty() {
@@ -85,9 +109,22 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
         eprintln!("bsonflow: error: {f}");
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
+    if several_shards(summary) {
+        for shard in &summary.shards {
+            let mine = summary.collections.iter().filter(|c| &c.shard == shard);
+            let (docs, files) = mine.fold((0, 0), |(d, f), c| (d + c.documents, f + c.files));
+            println!("shard {shard}: {docs} documents in {files} files");
+        }
+    }
+    let collections = summary
+        .collections
+        .iter()
+        .filter_map(|c| c.ns.as_ref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     println!(
         "total: {} collections, {} documents, {} BSON -> {} JSON -> {} gzip in {} files, {:.2} s ({:.0} MB/s of BSON)",
-        summary.collections.len(),
+        collections,
         summary.documents(),
         ByteSize(summary.bson_bytes()),
         ByteSize(summary.json_bytes()),
@@ -107,6 +144,10 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
     } else {
         println!(".complete NOT written: the export is incomplete (see the errors above)");
     }
+}
+
+fn several_shards(summary: &RunSummary) -> bool {
+    summary.shards.len() > 1
 }
 
 /// 0 when everything was written, 3 when complete but with data the user asked to skip,

@@ -9,13 +9,15 @@ use crate::ledger::Ledger;
 use crate::names::chunk_name;
 use crate::options::ExportOptions;
 use crate::pool::{ChunkDone, ChunkPool, ChunkStream, MemberJob, MEMBER_BYTES};
-use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_EXAMPLES};
+use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_LISTED};
 
 /// What a collection writer needs of its exporter: the settings, the compression pool and
 /// the ledger it reports to.
 #[derive(Clone, Copy)]
 pub(crate) struct Shared<'a> {
     pub options: &'a ExportOptions,
+    /// `<shard>` of the files written.
+    pub shard: &'a str,
     pub pool: &'a ChunkPool,
     pub ledger: &'a Ledger,
 }
@@ -47,6 +49,7 @@ pub struct CollectionExport<'a> {
     summary: CollectionSummary,
     error: Option<Failure>,
     finished: bool,
+    opened: std::time::Instant,
 }
 
 impl<'a> CollectionExport<'a> {
@@ -71,6 +74,7 @@ impl<'a> CollectionExport<'a> {
             outstanding: 0,
             error: None,
             finished: false,
+            opened: std::time::Instant::now(),
         }
     }
 
@@ -91,7 +95,7 @@ impl<'a> CollectionExport<'a> {
         let (stream, seq) = match self.stream.take() {
             Some(s) => s,
             None => {
-                let rel = chunk_name(&self.ns, &self.shared.options.shard_name, self.next_index);
+                let rel = chunk_name(&self.ns, self.shared.shard, self.next_index);
                 self.next_index += 1;
                 self.outstanding += 1;
                 (pool.chunk(rel, self.reply_tx.clone()), 0)
@@ -142,7 +146,7 @@ impl<'a> CollectionExport<'a> {
             return Err(self.fail(Failure::new(FailureKind::Corrupt, msg)));
         }
         self.summary.corrupt += 1;
-        if self.summary.corrupt_examples.len() < CORRUPT_EXAMPLES {
+        if self.summary.corrupt_examples.len() < CORRUPT_LISTED {
             self.summary.corrupt_examples.push(CorruptDocument {
                 origin: self.origin.clone(),
                 offset,
@@ -204,7 +208,8 @@ impl CollectionWriter for CollectionExport<'_> {
         if let Some(e) = self.error.take() {
             return Err(self.fail(e));
         }
-        let summary = std::mem::take(&mut self.summary);
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.elapsed = self.opened.elapsed();
         self.shared
             .ledger
             .done(&self.ns, summary)

@@ -1,9 +1,9 @@
 //! The run: output folder, filter, pool and bookkeeping; the sink every reader feeds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bsonflow_ejson::Mode;
 use bsonflow_model::{
@@ -13,11 +13,12 @@ use bsonflow_model::{
 
 use crate::collection::{CollectionExport, Shared};
 use crate::complete::CompleteMarker;
-use crate::ledger::{Ledger, Status};
+use crate::ledger::{Entry, Ledger, State, Status};
 use crate::names::{check_name, chunk_name, collection_dir, metadata_name};
 use crate::options::ExportOptions;
 use crate::output::MARKER;
 use crate::pool::ChunkPool;
+use crate::shards::{merge_reports, on_shard, union_metadata, ShardDone, ShardExport};
 use crate::summary::RunSummary;
 use crate::target::{LocalFolder, Target, TargetError};
 
@@ -76,6 +77,12 @@ pub enum ExportError {
         /// What is wrong with the metadata.
         why: String,
     },
+    /// Two inputs of one run name the same shard.
+    #[error("two inputs are named shard {name:?}; each shard's backup must be given once, under its own name")]
+    DuplicateShard {
+        /// The name given twice.
+        name: String,
+    },
     /// Writing to the output's storage failed (a file, `.complete`, or tidying up).
     #[error(transparent)]
     Storage(#[from] TargetError),
@@ -90,6 +97,8 @@ pub struct Exporter {
     /// Where the files go; a local folder's lock is held until the run ends.
     target: Arc<dyn Target>,
     restarted: bool,
+    /// The names of the shard views handed out ([`Exporter::shard`]).
+    shard_names: Mutex<BTreeSet<String>>,
 }
 
 impl Exporter {
@@ -127,6 +136,7 @@ impl Exporter {
             ledger: Ledger::default(),
             target,
             restarted,
+            shard_names: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -145,25 +155,85 @@ impl Exporter {
         &self.options
     }
 
-    fn shared(&self) -> Shared<'_> {
-        Shared {
-            options: &self.options,
-            pool: &self.pool,
-            ledger: &self.ledger,
+    /// A sink for one shard's input ([`ShardExport`]): its documents go to
+    /// `<db>/<coll>/<name>.<n>.json.gz`, numbered from 0, beside other shards' files. Give
+    /// every shard's [`done`](ShardExport::done) to [`finish_shards`](Exporter::finish_shards).
+    /// A name already given, or one that cannot be part of a file name, is refused.
+    pub fn shard(&self, name: &str) -> Result<ShardExport<'_>, ExportError> {
+        check_name(name).map_err(|why| ExportError::ShardName {
+            name: name.to_string(),
+            why,
+        })?;
+        let mut names = self.shard_names.lock().unwrap_or_else(|e| e.into_inner());
+        if !names.insert(name.to_string()) {
+            return Err(ExportError::DuplicateShard {
+                name: name.to_string(),
+            });
         }
+        Ok(ShardExport {
+            exporter: self,
+            name: name.to_string(),
+            ledger: Ledger::default(),
+        })
+    }
+
+    /// Opens `ns` for the shard `shard`, whose ledger is `ledger`: the filter, the checks of
+    /// its names, its folder.
+    pub(crate) fn open_in<'s>(
+        &'s self,
+        ledger: &'s Ledger,
+        shard: &'s str,
+        ns: &Namespace,
+        meta: &CollectionMetadata,
+    ) -> Result<Option<CollectionExport<'s>>, SinkError> {
+        if let Err(reason) = self.options.filter.check(ns, meta) {
+            ledger.skip(ns, reason);
+            return Ok(None);
+        }
+        ledger.register(ns, meta)?;
+        let bad = check_name(&ns.db)
+            .map_err(|why| format!("database name {:?}: {why}", ns.db))
+            .and_then(|()| {
+                check_name(&ns.collection)
+                    .map_err(|why| format!("collection name {:?}: {why}", ns.collection))
+            });
+        if let Err(why) = bad {
+            let failure = Failure::new(FailureKind::Namespace, format!("{ns}: {why}"));
+            ledger.fail(Some(ns), failure.clone());
+            return Err(Box::new(failure));
+        }
+        let dir = collection_dir(ns);
+        if let Err(e) = self.target.prepare_folder(&dir) {
+            let failure = Failure::new(FailureKind::Output, e.to_string());
+            ledger.fail(Some(ns), failure.clone());
+            return Err(Box::new(failure));
+        }
+        let shared = Shared {
+            options: &self.options,
+            shard,
+            pool: &self.pool,
+            ledger,
+        };
+        Ok(Some(CollectionExport::new(shared, ns.clone())))
     }
 
     /// Ends a scale-out task: waits for every chunk, and returns what was written with each
     /// collection's `metadata.json` bytes — but writes neither `metadata.json` nor
     /// `.complete` (the commit does, once every task is in).
     pub fn finish_task(self, report: ReadReport) -> Result<TaskOutput, ExportError> {
-        let Exporter { pool, ledger, .. } = self;
+        let Exporter {
+            options,
+            pool,
+            ledger,
+            ..
+        } = self;
         drop(pool);
         let state = ledger.into_state();
         let mut out = TaskOutput::default();
         for (ns, entry) in state.collections {
             match entry.status {
-                Status::Done(c) => {
+                Status::Done(mut c) => {
+                    c.shard = options.shard_name.clone();
                     out.metadata
                         .push((ns.clone(), metadata_json(&ns, &entry.metadata)?));
                     out.summary.total_files += c.files;
@@ -205,40 +275,126 @@ impl Exporter {
         marker: &CompleteMarker,
         report: ReadReport,
     ) -> Result<RunSummary, ExportError> {
+        self.finish_all(marker, Some(report), Vec::new())
+    }
+
+    /// [`finish`](Exporter::finish) for a run of several shards ([`Exporter::shard`]): one
+    /// `metadata.json` per collection from the shards that hold it (the union of their
+    /// indexes, see [`union_metadata`](crate::union_metadata); what differed is listed in
+    /// [`RunSummary::metadata_differences`]), and one `.complete` counting every shard's
+    /// files, written only when every shard was read to its end and written in full.
+    pub fn finish_shards(
+        self,
+        marker: &CompleteMarker,
+        shards: Vec<ShardDone>,
+    ) -> Result<RunSummary, ExportError> {
+        self.finish_all(marker, None, shards)
+    }
+
+    /// The exporter's own sink is one more shard (named by `options.shard_name`) when
+    /// `report` is given, or when it was used.
+    fn finish_all(
+        self,
+        marker: &CompleteMarker,
+        report: Option<ReadReport>,
+        mut shards: Vec<ShardDone>,
+    ) -> Result<RunSummary, ExportError> {
         let Exporter {
             options,
             pool,
             ledger,
             target,
-            restarted: _,
+            ..
         } = self;
-        // Joins the compression threads: every queued chunk is on disk after this.
+        // Joins the compression threads: every queued chunk is stored after this.
         drop(pool);
-        let state = ledger.into_state();
-        let mut summary = RunSummary::default();
-        let mut written = BTreeSet::from([MARKER.to_string()]);
-        for (ns, entry) in state.collections {
-            match entry.status {
-                Status::Done(c) => {
-                    written.extend((0..c.files).map(|n| chunk_name(&ns, &options.shard_name, n)));
-                    written.insert(metadata_name(&ns));
-                    write_metadata(&*target, &ns, &entry.metadata)?;
-                    summary.total_files += c.files;
-                    summary.collections.push(c);
-                }
-                Status::Open => summary.failed.push((
-                    ns,
-                    Failure::new(
-                        FailureKind::Incomplete,
-                        "reading stopped before the end of the collection",
-                    ),
-                )),
-                Status::Failed(f) => summary.failed.push((ns, f)),
-            }
+        let own = ledger.into_state();
+        if report.is_some() || !own.is_empty() {
+            shards.push(ShardDone {
+                name: options.shard_name.clone(),
+                state: own,
+                report: report.unwrap_or_else(|| ReadReport {
+                    read_to_end: true,
+                    ..ReadReport::default()
+                }),
+            });
         }
-        summary.skipped = state.skipped;
+        shards.sort_by(|a, b| a.name.cmp(&b.name));
+        let several = shards.len() > 1;
+
+        let mut summary = RunSummary {
+            shards: shards.iter().map(|s| s.name.clone()).collect(),
+            ..RunSummary::default()
+        };
+        let mut by_ns: BTreeMap<Namespace, Vec<(String, Entry)>> = BTreeMap::new();
+        let mut reports = Vec::new();
+        for shard in shards {
+            let State {
+                collections,
+                skipped,
+                input_failures,
+            } = shard.state;
+            for (ns, entry) in collections {
+                by_ns
+                    .entry(ns)
+                    .or_default()
+                    .push((shard.name.clone(), entry));
+            }
+            for (ns, reason) in skipped {
+                if !summary.skipped.iter().any(|(s, _)| *s == ns) {
+                    summary.skipped.push((ns, reason));
+                }
+            }
+            summary.input_failures.extend(
+                input_failures
+                    .into_iter()
+                    .map(|f| on_shard(f, &shard.name, several)),
+            );
+            reports.push((shard.name, shard.report));
+        }
+
+        let mut written = BTreeSet::from([MARKER.to_string()]);
+        for (ns, entries) in by_ns {
+            let mut metadata = Vec::new();
+            for (shard, entry) in entries {
+                match entry.status {
+                    Status::Done(mut c) => {
+                        written.extend((0..c.files).map(|n| chunk_name(&ns, &shard, n)));
+                        summary.total_files += c.files;
+                        c.shard = shard.clone();
+                        summary.collections.push(c);
+                        metadata.push((shard, entry.metadata));
+                    }
+                    Status::Open => summary.failed.push((
+                        ns.clone(),
+                        on_shard(
+                            Failure::new(
+                                FailureKind::Incomplete,
+                                "reading stopped before the end of the collection",
+                            ),
+                            &shard,
+                            several,
+                        ),
+                    )),
+                    Status::Failed(f) => summary
+                        .failed
+                        .push((ns.clone(), on_shard(f, &shard, several))),
+                }
+            }
+            if metadata.is_empty() {
+                continue;
+            }
+            let views: Vec<(&str, &CollectionMetadata)> =
+                metadata.iter().map(|(s, m)| (s.as_str(), m)).collect();
+            let (merged, differences) = union_metadata(&views);
+            summary
+                .metadata_differences
+                .extend(differences.into_iter().map(|d| (ns.clone(), d)));
+            written.insert(metadata_name(&ns));
+            write_metadata(&*target, &ns, &merged)?;
+        }
         summary.skipped.sort_by(|a, b| a.0.cmp(&b.0));
-        summary.input_failures = state.input_failures;
+        let report = merge_reports(reports);
         if summary.failed.is_empty() && summary.input_failures.is_empty() && report.read_to_end {
             target.remove_others(&written)?;
             target.put_complete(marker.to_json(summary.total_files).as_bytes())?;
@@ -310,29 +466,7 @@ impl DocumentSink for Exporter {
         ns: &Namespace,
         meta: &CollectionMetadata,
     ) -> Result<Option<Self::Writer<'_>>, SinkError> {
-        if let Err(reason) = self.options.filter.check(ns, meta) {
-            self.ledger.skip(ns, reason);
-            return Ok(None);
-        }
-        self.ledger.register(ns, meta)?;
-        let bad = check_name(&ns.db)
-            .map_err(|why| format!("database name {:?}: {why}", ns.db))
-            .and_then(|()| {
-                check_name(&ns.collection)
-                    .map_err(|why| format!("collection name {:?}: {why}", ns.collection))
-            });
-        if let Err(why) = bad {
-            let failure = Failure::new(FailureKind::Namespace, format!("{ns}: {why}"));
-            self.ledger.fail(Some(ns), failure.clone());
-            return Err(Box::new(failure));
-        }
-        let dir = collection_dir(ns);
-        if let Err(e) = self.target.prepare_folder(&dir) {
-            let failure = Failure::new(FailureKind::Output, e.to_string());
-            self.ledger.fail(Some(ns), failure.clone());
-            return Err(Box::new(failure));
-        }
-        Ok(Some(CollectionExport::new(self.shared(), ns.clone())))
+        self.open_in(&self.ledger, &self.options.shard_name, ns, meta)
     }
 
     fn update_metadata(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SinkError> {

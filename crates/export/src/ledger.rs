@@ -44,6 +44,13 @@ pub(crate) struct State {
     pub input_failures: Vec<Failure>,
 }
 
+impl State {
+    /// Nothing was opened, skipped or failed.
+    pub fn is_empty(&self) -> bool {
+        self.collections.is_empty() && self.skipped.is_empty() && self.input_failures.is_empty()
+    }
+}
+
 /// Shared by the exporter and its collection writers.
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {

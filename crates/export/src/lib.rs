@@ -17,6 +17,11 @@
 //!   compresses it with libdeflate and hands it to the [`Target`]: a [`LocalFolder`] writes it
 //!   under a temporary name, renamed when complete; object storage (`bsonflow-cloud`) uploads it.
 //!   Chunks in flight are bounded, so memory does not grow with the input.
+//! - A sharded cluster is one export from several inputs: [`Exporter::shard`] gives each
+//!   input its own sink, a [`ShardExport`] (its own shard name and ledger, files numbered per
+//!   shard from 0), and [`Exporter::finish_shards`] takes every [`ShardDone`]: one
+//!   `metadata.json` per collection from the shards holding it ([`union_metadata`]), one
+//!   `.complete` counting every shard's files, none if any shard failed.
 //! - [`Exporter::finish`] writes every `metadata.json`, then the [`CompleteMarker`] as
 //!   `.complete` — only when every collection was written in full — and returns the
 //!   [`RunSummary`] that the binary prints.
@@ -35,6 +40,7 @@ mod names;
 mod options;
 mod output;
 mod pool;
+mod shards;
 mod summary;
 mod target;
 
@@ -44,5 +50,6 @@ pub use exporter::{metadata_json, ExportError, Exporter, TaskOutput};
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
-pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary};
+pub use shards::{union_metadata, ShardDone, ShardExport};
+pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary, CORRUPT_LISTED};
 pub use target::{is_layout_name, LocalFolder, ObjectWriter, Target, TargetError};

@@ -20,6 +20,8 @@ pub struct CollectionSummary {
     /// The collection. Always `Some` in a [`RunSummary`]; an `Option` only so that the
     /// summary has a `Default`.
     pub ns: Option<Namespace>,
+    /// The shard whose files these are (`<shard>` of `<shard>.<n>.json.gz`).
+    pub shard: String,
     /// Documents written, one JSON line each (corrupt ones skipped are not counted).
     pub documents: u64,
     /// Bytes of BSON read.
@@ -32,12 +34,16 @@ pub struct CollectionSummary {
     pub files: u64,
     /// Documents or corrupt spans skipped under `--skip-corrupt`.
     pub corrupt: u64,
-    /// The first few of them, with where they were.
+    /// Where they were: every one, up to [`CORRUPT_LISTED`] per collection and shard.
     pub corrupt_examples: Vec<CorruptDocument>,
+    /// From the collection's opening to its last file stored.
+    pub elapsed: std::time::Duration,
 }
 
-/// How many corrupt documents a summary lists by location per collection.
-pub const CORRUPT_EXAMPLES: usize = 10;
+/// How many corrupt documents are kept by location per collection and shard (for the
+/// report; the printed summary shows the first few). Beyond it they are only counted, so
+/// that memory stays bounded on an input that is all damage.
+pub const CORRUPT_LISTED: usize = 10_000;
 
 /// How a run ended: the three end states a user can tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,8 +60,14 @@ pub enum Outcome {
 /// The outcome of a whole run.
 #[derive(Clone, Debug, Default)]
 pub struct RunSummary {
-    /// Collections written in full, by namespace.
+    /// Collections written in full, by namespace, then shard (a collection that several
+    /// shards hold is listed once per shard).
     pub collections: Vec<CollectionSummary>,
+    /// The shards written, by name (one for a run of one input).
+    pub shards: Vec<String>,
+    /// Where the shards holding a collection disagreed on its metadata (an index on one
+    /// shard only…), one sentence each; `metadata.json` holds the union.
+    pub metadata_differences: Vec<(Namespace, String)>,
     /// Namespaces not exported, with the reason.
     pub skipped: Vec<(Namespace, SkipReason)>,
     /// Collections that could not be written in full, with the failure.

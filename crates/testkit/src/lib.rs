@@ -395,19 +395,27 @@ pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// The lines of every `<shard>.<n>.json.gz` in `dir`, in chunk order (`n` numerically).
 pub fn read_chunks(dir: &Path) -> Vec<String> {
+    read_chunks_of(dir, None)
+}
+
+/// [`read_chunks`] of one shard's files only (`<shard>.<n>.json.gz`); no file of that shard
+/// gives no lines.
+pub fn read_shard_chunks(dir: &Path, shard: &str) -> Vec<String> {
+    read_chunks_of(dir, Some(shard))
+}
+
+fn read_chunks_of(dir: &Path, shard: Option<&str>) -> Vec<String> {
     use std::io::Read;
     let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_string();
-            let n = name
-                .strip_suffix(".json.gz")?
-                .rsplit('.')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((n, p))
+            let (of, n) = name.strip_suffix(".json.gz")?.rsplit_once('.')?;
+            if shard.is_some_and(|s| s != of) {
+                return None;
+            }
+            Some((n.parse().ok()?, p))
         })
         .collect();
     files.sort();

@@ -1,0 +1,378 @@
+//! Sharded clusters: several inputs, one per shard, give one export — each collection folder
+//! holds every shard's `<shard>.<n>.json.gz`, one `metadata.json` (the union of the shards'
+//! indexes) and one `.complete` counting every file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bsonflow_testkit::read_shard_chunks;
+use common::*;
+
+/// Writes two mongodump folders of one cluster with pymongo's `bson`: `shop.orders` split at
+/// random between the shards (an index `created_-1` on rsB only), `shop.users` on both,
+/// `shop.only_a` on rsA only. Prints nothing; the folders are `<root>/rsA`, `<root>/rsB`.
+const TWO_SHARD_DUMPS: &str = r#"
+import os, random, sys, datetime
+import bson
+from bson import json_util, ObjectId, Int64, Decimal128, Binary
+root, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+def doc(i):
+    return {"_id": ObjectId(bytes(rng.getrandbits(8) for _ in range(12))),
+            "n": i, "big": Int64(rng.getrandbits(60)), "price": Decimal128(str(rng.randint(1, 10**6) / 100)),
+            "when": datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=rng.randint(0, 10**8)),
+            "tags": [rng.choice("abcdef") * rng.randint(1, 5) for _ in range(rng.randint(0, 4))],
+            "blob": Binary(os.urandom(rng.randint(0, 40))), "x": rng.random(), "s": "é✓" * rng.randint(0, 30)}
+idx = lambda key, name: {"v": 2, "key": key, "name": name}
+base = [idx({"_id": 1}, "_id_"), idx({"status": 1}, "status_1")]
+shards = {"rsA": {}, "rsB": {}}
+orders = [doc(i) for i in range(3000)]
+for d in orders:
+    shards[rng.choice(["rsA", "rsB"])].setdefault("orders", []).append(d)
+users = [doc(i) for i in range(200)]
+shards["rsA"]["users"] = users[:120]
+shards["rsB"]["users"] = users[120:]
+shards["rsA"]["only_a"] = [doc(i) for i in range(50)]
+meta = {"orders": {"rsA": base, "rsB": base + [idx({"created": -1}, "created_-1")]},
+        "users": {"rsA": base, "rsB": base}, "only_a": {"rsA": base}}
+for shard, colls in shards.items():
+    os.makedirs(os.path.join(root, shard, "shop"))
+    for coll, docs in colls.items():
+        with open(os.path.join(root, shard, "shop", coll + ".bson"), "wb") as f:
+            for d in docs:
+                f.write(bson.encode(d))
+        m = {"options": {}, "indexes": meta[coll][shard], "uuid": "0123456789abcdef0123456789abcd%02x" % len(coll),
+             "collectionName": coll, "type": "collection"}
+        with open(os.path.join(root, shard, "shop", coll + ".metadata.json"), "w") as f:
+            f.write(json_util.dumps(m, json_options=json_util.CANONICAL_JSON_OPTIONS))
+"#;
+
+/// The two dump folders, or `None` (skipped) without pymongo.
+fn two_shard_dumps(root: &Path) -> Option<(PathBuf, PathBuf)> {
+    let py = python(&["bson"])?;
+    run_python(&py, TWO_SHARD_DUMPS, &[root.to_str().unwrap(), "16"]);
+    Some((root.join("rsA"), root.join("rsB")))
+}
+
+fn complete_total_files(out: &Path) -> u64 {
+    let marker: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(".complete")).unwrap()).unwrap();
+    marker["totalFiles"].as_u64().unwrap()
+}
+
+/// Every `*.json.gz` under `dir`, relative.
+fn data_files(dir: &Path) -> Vec<PathBuf> {
+    tree(dir)
+        .into_keys()
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .collect()
+}
+
+fn index_names(meta_file: &Path) -> Vec<String> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta_file).unwrap()).unwrap();
+    meta["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn two_named_mongodump_folders_give_one_export_with_each_shards_documents_in_its_own_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_shard_dumps(tmp.path()) else {
+        return;
+    };
+    let out = tmp.path().join("export");
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsA={}", a.display()),
+        "--shard",
+        &format!("rsB={}", b.display()),
+        "--out",
+        out.to_str().unwrap(),
+        "--chunk-bytes",
+        "64K",
+    ]);
+    assert_status(&o, 0);
+
+    for coll in ["orders", "users", "only_a"] {
+        let dir = out.join("shop").join(coll);
+        for shard in ["rsA", "rsB"] {
+            let input = tmp
+                .path()
+                .join(shard)
+                .join("shop")
+                .join(format!("{coll}.bson"));
+            let got = read_shard_chunks(&dir, shard);
+            if !input.exists() {
+                assert!(got.is_empty(), "{coll}: files of {shard}, which lacks it");
+                continue;
+            }
+            let want = pymongo_lines(&input, "canonical").unwrap();
+            assert!(!want.is_empty());
+            assert_same_lines(&got, &want, &format!("shop.{coll} on {shard}"));
+        }
+    }
+    // Chunks are numbered per shard from 0: orders is large enough for several of each.
+    let names: Vec<String> = data_files(&out)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    for first in [
+        "shop/orders/rsA.0.json.gz",
+        "shop/orders/rsA.1.json.gz",
+        "shop/orders/rsB.0.json.gz",
+        "shop/orders/rsB.1.json.gz",
+    ] {
+        assert!(names.iter().any(|n| n == first), "{first} in {names:?}");
+    }
+    assert!(!out.join("shop/only_a/rsB.0.json.gz").exists());
+    assert_eq!(complete_total_files(&out), names.len() as u64);
+
+    // One metadata.json per collection: the union of the shards' indexes, the difference said.
+    assert_eq!(
+        index_names(&out.join("shop/orders/metadata.json")),
+        ["_id_", "status_1", "created_-1"]
+    );
+    assert_eq!(
+        index_names(&out.join("shop/users/metadata.json")),
+        ["_id_", "status_1"]
+    );
+    let text = stdout(&o);
+    assert!(
+        text.contains("shop.orders: index `created_-1` exists on shard(s) rsB only"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shard rsA:") && text.contains("shard rsB:"),
+        "{text}"
+    );
+
+    // The same run with the inputs in the other order writes the same bytes.
+    let again = tmp.path().join("again");
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsB={}", b.display()),
+        "--shard",
+        &format!("rsA={}", a.display()),
+        "--out",
+        again.to_str().unwrap(),
+        "--chunk-bytes",
+        "64K",
+    ]);
+    assert_status(&o, 0);
+    assert!(
+        tree(&out) == tree(&again),
+        "the order of the inputs changed the export"
+    );
+}
+
+#[test]
+fn unnamed_logical_inputs_and_duplicate_names_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_shard_dumps(tmp.path()) else {
+        return;
+    };
+    let out = tmp.path().join("export");
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o_s = out.to_str().unwrap();
+
+    let o = bsonflow(&["convert", a_s, b_s, "--out", o_s]);
+    assert_status(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains(a_s) && err.contains("--shard NAME="), "{err}");
+    assert!(!out.exists(), "nothing may be written");
+
+    let o = bsonflow(&[
+        "convert",
+        a_s,
+        "--shard",
+        &format!("rsB={b_s}"),
+        "--out",
+        o_s,
+    ]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains(a_s), "{}", stderr(&o));
+    assert!(!out.exists());
+
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rs0={a_s}"),
+        "--shard",
+        &format!("rs0={b_s}"),
+        "--out",
+        o_s,
+    ]);
+    assert_status(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"rs0\" is given twice") && err.contains(a_s) && err.contains(b_s),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsA={a_s}"),
+        "--shard",
+        &format!("rsB={b_s}"),
+        "--shard-name",
+        "x",
+        "--out",
+        o_s,
+    ]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("--shard-name"), "{}", stderr(&o));
+
+    let o = bsonflow(&["convert", "--shard", "no-equals-sign", "--out", o_s]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("NAME=INPUT"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_failing_shard_leaves_no_complete_and_says_which_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_shard_dumps(tmp.path()) else {
+        return;
+    };
+    // Cut rsB's orders in the middle of a document.
+    let orders = b.join("shop/orders.bson");
+    let len = std::fs::metadata(&orders).unwrap().len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&orders)
+        .unwrap();
+    f.set_len(len - 7).unwrap();
+    let out = tmp.path().join("export");
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsA={}", a.display()),
+        "--shard",
+        &format!("rsB={}", b.display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_status(&o, 1);
+    assert!(!out.join(".complete").exists());
+    let err = stderr(&o);
+    assert!(
+        err.contains("shard rsB") && err.contains("orders.bson"),
+        "{err}"
+    );
+}
+
+/// Real data directories: `zlib-churn` (written by the real WiredTiger library as a member
+/// of replica set `rs0`) names itself; two real mongod dbpaths are named on the command
+/// line, one of them twice as two shards holding the same collections. Each shard's files
+/// hold what the real library reads from its dbpath.
+#[test]
+fn data_directories_of_several_shards_give_one_export_equal_to_what_the_library_reads() {
+    let (Some(churn), Some(products), Some(pokedex)) = (
+        shared("testdata/generated-dbpaths/zlib-churn"),
+        shared("testdata/real-dbpaths/mongo42-products"),
+        shared("testdata/real-dbpaths/mongo80-ip2country"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("export");
+    let o = bsonflow(&[
+        "convert",
+        churn.join("dbpath").to_str().unwrap(),
+        "--shard",
+        &format!("shard1ReplSet={}", products.join("dbpath").display()),
+        "--shard",
+        &format!("shard2ReplSet={}", products.join("dbpath").display()),
+        "--shard",
+        &format!("shard3ReplSet={}", pokedex.join("dbpath").display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_status(&o, 0);
+    let mut compared = 0;
+    for (shard, fixture) in [
+        ("rs0", &churn),
+        ("shard1ReplSet", &products),
+        ("shard2ReplSet", &products),
+        ("shard3ReplSet", &pokedex),
+    ] {
+        let expected = fixture.join("expected");
+        let cat: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(expected.join("catalog.json")).unwrap()).unwrap();
+        for c in cat["collections"].as_array().unwrap() {
+            let (db, coll) = (c["db"].as_str().unwrap(), c["collection"].as_str().unwrap());
+            if matches!(db, "admin" | "local" | "config")
+                || coll.starts_with("system.")
+                || c["is_view"] == true
+                || c["options"].get("timeseries").is_some()
+                || c.get("error").is_some()
+            {
+                continue;
+            }
+            let want: Vec<String> =
+                std::fs::read_to_string(expected.join(c["file"].as_str().unwrap()))
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+            let dir = out.join(db).join(coll);
+            let got = read_shard_chunks(&dir, shard);
+            assert_same_lines(&got, &want, &format!("{db}.{coll} on {shard}"));
+            assert!(dir.join("metadata.json").exists());
+            compared += 1;
+        }
+    }
+    assert!(compared >= 6, "{compared} collections compared");
+    // Every data file is counted once by the one .complete; the same collections on two
+    // shards share one folder.
+    assert_eq!(complete_total_files(&out), data_files(&out).len() as u64);
+    let shared_folder = data_files(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("shard2ReplSet."))
+        .collect::<Vec<_>>();
+    for p in &shared_folder {
+        let twin = p.with_file_name(
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace("shard2ReplSet", "shard1ReplSet"),
+        );
+        assert!(out.join(&twin).exists(), "{} has no twin", p.display());
+    }
+    assert!(!shared_folder.is_empty());
+}
+
+#[test]
+fn two_data_directories_naming_the_same_replica_set_are_refused() {
+    let Some(churn) = shared("testdata/generated-dbpaths/zlib-churn") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("copy");
+    copy_dir(&churn.join("dbpath"), &copy);
+    let out = tmp.path().join("export");
+    let o = bsonflow(&[
+        "convert",
+        churn.join("dbpath").to_str().unwrap(),
+        copy.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_status(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"rs0\" is given twice") && err.contains("copy"),
+        "{err}"
+    );
+    assert!(!out.join(".complete").exists());
+}
