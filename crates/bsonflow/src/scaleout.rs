@@ -16,70 +16,105 @@ use bsonflow_export::{
 use bsonflow_model::{CollectionMetadata, CollectionWriter, DocumentSink, Progress, ReadReport};
 use bsonflow_scaleout::{
     manifest_name, plan_set, read_task, verify, whole_input_task, Manifest, ManifestCollection,
-    ManifestFile, Plan, TaskKind, PLAN_VERSION,
+    ManifestFile, Plan, PlanInput, TaskKind, PLAN_VERSION,
 };
 use bsonflow_sources::folder;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, CommitArgs, ConvertArgs, PlanArgs, RunTaskArgs};
+use crate::cli::{Cli, Command, CommitArgs, ConvertArgs, InputSpec, PlanArgs, RunTaskArgs};
 use crate::convert::{self, Opened, Prepared};
 use crate::progress::Bar;
 use crate::remote;
 use crate::summary::{EXIT_FAILED, EXIT_OK};
 
-/// `bsonflow plan`: prints the plan on stdout.
+/// `bsonflow plan`: prints the plan on stdout. Several inputs (the shards of one cluster,
+/// named as `convert` names them) give tasks over every input.
 pub fn plan(args: PlanArgs) -> Result<u8> {
     let PlanArgs {
-        convert: c,
+        convert: all,
         target_bytes,
     } = args;
-    let mut c = c.single_input("plan").map_err(anyhow::Error::msg)?;
-    let options = options_of(&c);
-    let input_url = remote::url_of(&c.input)?;
-    if let Some(url) = &input_url {
-        if url.service == Service::Http {
-            bail!(
-                "{}: a plan is read on other machines and must carry no credentials, and a presigned link's signature is one; give the object as s3:// or oss:// instead",
-                url.display()
-            );
+    let specs = all.input_specs().map_err(anyhow::Error::msg)?;
+    let several = specs.len() > 1;
+    let options = options_of(&specs);
+    let out = absolute(&all.out, remote::url_of(&all.out)?.is_some())?;
+    let threads = convert::thread_count(&all);
+    let exporter_options = convert::export_options(&all, threads, None)?;
+    let mut inputs = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let mut c = all.for_input(spec, several.then_some(i));
+        let input_url = remote::url_of(&c.input)?;
+        if let Some(url) = &input_url {
+            if url.service == Service::Http {
+                bail!(
+                    "{}: a plan is read on other machines and must carry no credentials, and a presigned link's signature is one; give the object as s3:// or oss:// instead",
+                    url.display()
+                );
+            }
         }
+        let input = absolute(&c.input, input_url.is_some())?;
+        // Scanned as the tasks will read it: file names in the plan are absolute.
+        c.input = PathBuf::from(&input);
+        let (kind, prepared) = convert::open_input(&c, input_url.as_ref(), threads, false)?;
+        let physical = matches!(prepared.opened, Opened::Unopened);
+        let shown = convert::shown_input(&c, input_url.as_ref());
+        let shard = match (c.shard_name.clone(), physical, several) {
+            (Some(name), _, _) => Some(name),
+            (None, true, true) => None,
+            (None, false, true) => bail!(
+                "{shown}: a logical backup ({}) does not say which shard it is; name it with --shard NAME={shown}",
+                kind.describe()
+            ),
+            (None, _, false) => Some(DEFAULT_SHARD_NAME.to_string()),
+        };
+        if let Some(name) = &shard {
+            if let Some(other) = inputs
+                .iter()
+                .find(|p: &&PlanInput| p.shard.as_ref() == Some(name))
+            {
+                bail!(
+                    "shard {name:?} is given twice: {} and {shown}; each shard's backup must be given once, under its own name (--shard NAME=INPUT)",
+                    other.input
+                );
+            }
+        }
+        let mut mine = match &prepared.opened {
+            Opened::Set(set) => plan_set(
+                set,
+                c.chunk_bytes,
+                target_bytes,
+                &|ns, meta: &CollectionMetadata| exporter_options.filter.check(ns, meta),
+            )?,
+            _ => vec![whole_input_task(0)],
+        };
+        eprintln!(
+            "bsonflow: {shown} ({}): {} task(s)",
+            kind.describe(),
+            mine.len()
+        );
+        for t in &mut mine {
+            t.id += tasks.len();
+            t.input = i;
+        }
+        tasks.append(&mut mine);
+        inputs.push(PlanInput { input, shard });
     }
-    let input = absolute(&c.input, input_url.is_some())?;
-    let out = absolute(&c.out, remote::url_of(&c.out)?.is_some())?;
-    // Scanned as the tasks will read it: file names in the plan are absolute.
-    c.input = PathBuf::from(&input);
-    let threads = convert::thread_count(&c);
-    let (kind, prepared) = convert::open_input(&c, input_url.as_ref(), threads, false)?;
-    let exporter_options = convert::export_options(&c, threads, None)?;
-    let tasks = match &prepared.opened {
-        Opened::Set(set) => plan_set(
-            set,
-            c.chunk_bytes,
-            target_bytes,
-            &|ns, meta: &CollectionMetadata| exporter_options.filter.check(ns, meta),
-        )?,
-        _ => vec![whole_input_task(0)],
-    };
     let plan = Plan {
         version: PLAN_VERSION,
-        input,
+        input: inputs[0].input.clone(),
         out,
         options,
-        chunk_bytes: c.chunk_bytes,
+        chunk_bytes: all.chunk_bytes,
         target_bytes,
-        shard_name: c
-            .shard_name
+        shard_name: inputs[0]
+            .shard
             .clone()
             .unwrap_or_else(|| DEFAULT_SHARD_NAME.to_string()),
+        inputs,
         tasks,
     };
     println!("{}", serde_json::to_string_pretty(&plan)?);
-    eprintln!(
-        "bsonflow: {} ({}): {} task(s)",
-        convert::shown_input(&c, input_url.as_ref()),
-        kind.describe(),
-        plan.tasks.len()
-    );
     Ok(EXIT_OK)
 }
 
@@ -95,7 +130,7 @@ pub fn run_task(args: RunTaskArgs) -> Result<u8> {
             args.task
         );
     };
-    let mut c = convert_args(&plan)?;
+    let mut c = convert_args(&plan, task.input)?;
     if args.threads.is_some() {
         c.threads = args.threads;
     }
@@ -248,7 +283,7 @@ fn failure(message: &str) -> bsonflow_model::Failure {
 /// `bsonflow commit PLAN`.
 pub fn commit(args: CommitArgs) -> Result<u8> {
     let plan = read_plan(&args.plan)?;
-    let c = convert_args(&plan)?;
+    let c = convert_args(&plan, 0)?;
     let target = shared_target(&c)?;
     let listing: BTreeMap<String, u64> = target.list()?.into_iter().collect();
     let mut manifests = BTreeMap::new();
@@ -284,6 +319,9 @@ pub fn commit(args: CommitArgs) -> Result<u8> {
     };
     for (ns, coll) in &verified.collections {
         target.put(&metadata_name(ns), coll.metadata.as_bytes())?;
+        for d in &coll.metadata_differences {
+            println!("bsonflow: commit: shards differ: {ns}: {d} (metadata.json holds the union)");
+        }
     }
     for t in &plan.tasks {
         target.delete(&manifest_name(t.id))?;
@@ -328,31 +366,38 @@ fn already_committed(target: &dyn Target, listing: &BTreeMap<String, u64>) -> Re
     Ok(EXIT_OK)
 }
 
-/// `convert`'s options as `plan` was given them, without INPUT, `--out` and
-/// `--target-bytes`.
-fn options_of(c: &ConvertArgs) -> Vec<String> {
-    let mut raw: Vec<String> = std::env::args().skip(2).collect();
-    let input = c.input.to_string_lossy().into_owned();
+/// `convert`'s options as `plan` was given them, without the inputs (positional and
+/// `--shard`), `--shard-name`, `--out` and `--target-bytes`: the plan names each input and
+/// its shard itself.
+fn options_of(specs: &[InputSpec]) -> Vec<String> {
+    let raw: Vec<String> = std::env::args().skip(2).collect();
+    let positional: Vec<String> = specs
+        .iter()
+        .filter(|s| s.shard.is_none())
+        .map(|s| s.path.to_string_lossy().into_owned())
+        .collect();
     let mut out = Vec::new();
+    let mut seen = 0;
     let mut i = 0;
-    let mut input_seen = false;
     while i < raw.len() {
-        let a = std::mem::take(&mut raw[i]);
-        let takes_value = |flag: &str| a == flag;
-        if takes_value("--out") || takes_value("-o") || takes_value("--target-bytes") {
+        let a = &raw[i];
+        if ["--out", "-o", "--target-bytes", "--shard", "--shard-name"].contains(&a.as_str()) {
             i += 2;
             continue;
         }
-        if a.starts_with("--out=") || a.starts_with("--target-bytes=") {
+        if ["--out=", "--target-bytes=", "--shard=", "--shard-name="]
+            .iter()
+            .any(|p| a.starts_with(p))
+        {
             i += 1;
             continue;
         }
-        if !input_seen && a == input {
-            input_seen = true;
+        if seen < positional.len() && *a == positional[seen] {
+            seen += 1;
             i += 1;
             continue;
         }
-        out.push(a);
+        out.push(a.clone());
         i += 1;
     }
     out
@@ -370,21 +415,27 @@ fn absolute(p: &Path, is_url: bool) -> Result<String> {
     Ok(abs.to_string_lossy().into_owned())
 }
 
-/// `convert`'s arguments from the plan.
-fn convert_args(plan: &Plan) -> Result<ConvertArgs> {
+/// `convert`'s arguments from the plan, for its input `input`.
+fn convert_args(plan: &Plan, input: usize) -> Result<ConvertArgs> {
     if plan.version != PLAN_VERSION {
         bail!(
             "a plan of version {}; this bsonflow reads version {PLAN_VERSION}",
             plan.version
         );
     }
+    let Some(one) = plan.inputs.get(input) else {
+        bail!("the plan has inputs 0..{}, not {input}", plan.inputs.len());
+    };
     let mut argv = vec![
         "bsonflow".to_string(),
         "convert".to_string(),
-        plan.input.clone(),
+        one.input.clone(),
         "--out".to_string(),
         plan.out.clone(),
     ];
+    if let Some(shard) = &one.shard {
+        argv.extend(["--shard-name".to_string(), shard.clone()]);
+    }
     argv.extend(plan.options.iter().cloned());
     match Cli::try_parse_from(&argv) {
         Ok(Cli {

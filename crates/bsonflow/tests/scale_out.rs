@@ -397,3 +397,86 @@ fn plan_tasks_and_commit_from_s3_to_s3() {
     assert_same_export(&lake.join("x"), &want);
     assert!(s.open_uploads().is_empty());
 }
+
+/// The shards of one cluster: `plan` over two named mongodump folders gives tasks over both;
+/// run in reverse order and committed, they give exactly what one `convert` of both gives.
+#[test]
+fn a_plan_over_two_shards_commits_the_convert_of_both() {
+    let Some(fx) = fixture() else { return };
+    let py = python(&["bson"]).unwrap();
+    let other = fx.work.join("dump-rsB");
+    copy_dir(&fx.dump, &other);
+    run_python(
+        &py,
+        MAKE_TRICKY,
+        &[other.join("shop/tricky.bson").to_str().unwrap(), "2500"],
+    );
+    let a = format!("rsA={}", fx.dump.display());
+    let b = format!("rsB={}", other.display());
+    let want = fx.work.join("both-convert");
+    let o = run(&[
+        "convert",
+        "--shard",
+        &a,
+        "--shard",
+        &b,
+        "--out",
+        want.to_str().unwrap(),
+        "--chunk-bytes",
+        CHUNK,
+        "--quiet",
+    ]);
+    assert_status(&o, 0);
+
+    let out = fx.work.join("both-tasks");
+    let o = run(&[
+        "plan",
+        "--shard",
+        &a,
+        "--shard",
+        &b,
+        "--out",
+        out.to_str().unwrap(),
+        "--chunk-bytes",
+        CHUNK,
+        "--target-bytes",
+        TARGET,
+    ]);
+    assert_status(&o, 0);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let plan_path = fx.work.join("both-plan.json");
+    std::fs::write(&plan_path, &o.stdout).unwrap();
+    let inputs: Vec<_> = plan["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["input"].as_u64().unwrap())
+        .collect();
+    assert!(inputs.contains(&0) && inputs.contains(&1), "{inputs:?}");
+    assert_eq!(plan["inputs"][1]["shard"], "rsB");
+    for k in ids(&plan).into_iter().rev() {
+        assert_status(&task(&plan_path, k), 0);
+    }
+    let o = run(&["commit", plan_path.to_str().unwrap()]);
+    assert_status(&o, 0);
+    assert_same_export(&out, &want);
+    assert!(std::fs::read_dir(out.join("shop/tricky"))
+        .unwrap()
+        .any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("rsB.1.")));
+
+    // An unnamed logical input among several is refused, naming it.
+    let o = run(&[
+        "plan",
+        fx.dump.to_str().unwrap(),
+        "--shard",
+        &b,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("--shard NAME="), "{}", stderr(&o));
+}

@@ -19,7 +19,10 @@
 //! - [`Manifest`]: what a task wrote (files, sizes, documents, its byte range, the offsets
 //!   of its first and last document, the collections' `metadata.json`).
 //! - [`verify`]: the commit's checks — every manifest present, ranges chaining exactly,
-//!   chunk numbers `0..n` with every file present, document counts adding up.
+//!   chunk numbers `0..n` per collection and shard with every file present, document counts
+//!   adding up — and each collection's `metadata.json`, the union over the shards holding it.
+//! - A plan of several inputs (the shards of one cluster, [`PlanInput`]) has tasks over
+//!   every input; each task names the input it reads, and its files carry that shard's name.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -29,7 +32,7 @@ mod verify;
 
 pub use plan::{
     plan_set, read_task, whole_input_task, Manifest, ManifestCollection, ManifestFile, Plan,
-    PlanError, Segment, Task, TaskKind, PLAN_VERSION,
+    PlanError, PlanInput, Segment, Task, TaskKind, PLAN_VERSION,
 };
 pub use verify::{verify, Verified, VerifiedCollection};
 

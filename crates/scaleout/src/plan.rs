@@ -10,8 +10,8 @@ use bsonflow_sources::folder::{self, BsonSet, CollectionFiles, FolderError};
 use bsonflow_sources::layers::compression::{self, Compression};
 use serde::{Deserialize, Serialize};
 
-/// The plan schema's version.
-pub const PLAN_VERSION: u32 = 1;
+/// The plan schema's version (2: several inputs, the shards of one cluster).
+pub const PLAN_VERSION: u32 = 2;
 
 /// What `bsonflow plan` prints: everything `run-task` and `commit` need, and no credentials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +29,23 @@ pub struct Plan {
     pub chunk_bytes: u64,
     /// `--target-bytes` (input BSON per task, cut at the next chunk boundary).
     pub target_bytes: u64,
-    /// `<shard>` of the data files.
+    /// `<shard>` of the data files (of the first input).
     pub shard_name: String,
+    /// Every input, in the order given (`input` and `shard_name` are the first's): the
+    /// shards of one cluster, each task reading one of them.
+    pub inputs: Vec<PlanInput>,
     /// The tasks, ids `0..n`.
     pub tasks: Vec<Task>,
+}
+
+/// One input of a plan: a shard's backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    /// The input, absolute when local.
+    pub input: String,
+    /// The `<shard>` of its files; `None` when the input names it itself at run time (a
+    /// physical backup's replica set).
+    pub shard: Option<String>,
 }
 
 /// How a task reads.
@@ -65,6 +78,9 @@ pub struct Segment {
 pub struct Task {
     /// `0..n`.
     pub id: usize,
+    /// Which of the plan's `inputs` it reads.
+    #[serde(default)]
+    pub input: usize,
     /// `db.coll`; `*` for an input task.
     pub ns: String,
     /// How it reads.
@@ -142,6 +158,7 @@ pub enum PlanError {
 pub fn whole_input_task(bytes: u64) -> Task {
     Task {
         id: 0,
+        input: 0,
         ns: "*".into(),
         kind: TaskKind::Input,
         segments: Vec::new(),
@@ -177,6 +194,7 @@ pub fn plan_set(
             Some(mut cut) => tasks.append(&mut cut),
             None => tasks.push(Task {
                 id: 0,
+                input: 0,
                 ns: files.ns.to_string(),
                 kind: TaskKind::Collection,
                 segments: whole_files(set, files)?,
@@ -267,6 +285,7 @@ fn cut_collection(
         }
         fn cut(&mut self, end: (usize, u64), chunks: u64) {
             self.tasks.push(Task {
+                input: 0,
                 id: 0,
                 ns: self.ns.clone(),
                 kind: TaskKind::Range,

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bsonflow_export::{chunk_name, metadata_name};
-use bsonflow_model::Namespace;
+use bsonflow_export::{chunk_name, metadata_json, metadata_name, union_metadata};
+use bsonflow_model::{CollectionMetadata, Namespace};
 
 use crate::plan::{Manifest, ManifestCollection, Plan, Segment, TaskKind};
 
@@ -37,12 +37,14 @@ impl Verified {
 /// One collection of a verified export.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifiedCollection {
-    /// Chunk files, `0..n` in order.
+    /// Chunk files, `0..n` in order per shard, shards in name order.
     pub files: Vec<String>,
-    /// `metadata.json`'s bytes.
+    /// `metadata.json`'s bytes: the union over the shards holding the collection.
     pub metadata: String,
     /// Documents.
     pub documents: u64,
+    /// Where the shards disagreed on the metadata, one sentence each.
+    pub metadata_differences: Vec<String>,
 }
 
 /// Checks `manifests` (by task id) against `plan` and `listing` (every file under the
@@ -62,8 +64,8 @@ pub fn verify(
     if !problems.is_empty() {
         return Err(problems);
     }
-    // Per collection, from the manifests: what each task (by id) wrote of it.
-    let mut by_ns: BTreeMap<&str, Vec<(usize, &ManifestCollection)>> = BTreeMap::new();
+    // Per collection and shard, from the manifests: what each task (by id) wrote of it.
+    let mut by_ns: BTreeMap<(&str, &str), Vec<(usize, &ManifestCollection)>> = BTreeMap::new();
     for task in &plan.tasks {
         let m = &manifests[&task.id];
         if m.task != task.id {
@@ -117,26 +119,30 @@ pub fn verify(
             if written.is_empty() {
                 problems.push(format!("task {}: wrote nothing for {}", task.id, task.ns));
             }
-            if let Some(c) = written.iter().find(|c| c.shard != plan.shard_name) {
+            let shard = shard_of(plan, task.input);
+            if let Some(c) = written.iter().find(|c| c.shard != shard) {
                 problems.push(format!(
-                    "task {}: named its files for shard {}, the plan says {}",
-                    task.id, c.shard, plan.shard_name
+                    "task {}: named its files for shard {}, the plan says {shard}",
+                    task.id, c.shard
                 ));
             }
         }
         for c in &m.collections {
-            by_ns.entry(c.ns.as_str()).or_default().push((task.id, c));
+            by_ns
+                .entry((c.ns.as_str(), c.shard.as_str()))
+                .or_default()
+                .push((task.id, c));
         }
     }
-    // The ranges of each collection chain exactly over its files.
-    let mut ranges: BTreeMap<&str, Vec<(usize, &[Segment])>> = BTreeMap::new();
+    // The ranges of each collection of each input chain exactly over its files.
+    let mut ranges: BTreeMap<(&str, usize), Vec<TaskRange>> = BTreeMap::new();
     for t in plan.tasks.iter().filter(|t| t.kind == TaskKind::Range) {
         ranges
-            .entry(t.ns.as_str())
+            .entry((t.ns.as_str(), t.input))
             .or_default()
             .push((t.id, &manifests[&t.id].segments));
     }
-    for (ns, mut parts) in ranges {
+    for ((ns, _), mut parts) in ranges {
         parts.sort_by_key(|(id, _)| plan.tasks[*id].first_chunk);
         let mut at: Option<(String, u64, u64)> = None;
         let mut ids = Vec::new();
@@ -165,21 +171,23 @@ pub fn verify(
             }
         }
     }
-    // Chunk numbers 0..n, every file present with its size.
+    // Chunk numbers 0..n per collection and shard, every file present with its size.
     let mut out = Verified::default();
-    for (name, mut parts) in by_ns {
+    let mut metadata: BTreeMap<Namespace, Vec<(String, String)>> = BTreeMap::new();
+    for ((name, shard), mut parts) in by_ns {
         let Ok(ns) = Namespace::parse(name) else {
             problems.push(format!("{name}: not a namespace (db.collection)"));
             continue;
         };
         parts.sort_by_key(|(_, c)| c.first_chunk);
-        let mut c = VerifiedCollection::default();
+        let c = out.collections.entry(ns.clone()).or_default();
+        let mut shard_metadata = String::new();
         let mut next = 0u64;
         for (id, written) in parts {
             let first = written.first_chunk;
             if first != next {
                 problems.push(format!(
-                    "{ns}: task {id} starts at chunk {first}, the chunks before end at {next} (overlap or gap)"
+                    "{ns} (shard {shard}): task {id} starts at chunk {first}, the chunks before end at {next} (overlap or gap)"
                 ));
             }
             next = first + written.files.len() as u64;
@@ -202,15 +210,54 @@ pub fn verify(
                 c.files.push(file.name.clone());
             }
             c.documents += written.documents;
-            if c.metadata.is_empty() || first == 0 {
-                c.metadata = written.metadata.clone();
+            if shard_metadata.is_empty() || first == 0 {
+                shard_metadata = written.metadata.clone();
             }
         }
-        out.collections.insert(ns, c);
+        metadata
+            .entry(ns)
+            .or_default()
+            .push((shard.to_string(), shard_metadata));
+    }
+    // One metadata.json per collection: as written when one shard holds it, else the union.
+    for (ns, mut shards) in metadata {
+        let c = out.collections.get_mut(&ns).expect("entered above");
+        if shards.len() == 1 {
+            c.metadata = shards.remove(0).1;
+            continue;
+        }
+        let mut parsed = Vec::new();
+        for (shard, text) in &shards {
+            match CollectionMetadata::from_metadata_file(text) {
+                Ok(m) => parsed.push((shard.as_str(), m)),
+                Err(e) => problems.push(format!(
+                    "{ns} (shard {shard}): its metadata.json cannot be read back: {e}"
+                )),
+            }
+        }
+        let views: Vec<(&str, &CollectionMetadata)> = parsed.iter().map(|(s, m)| (*s, m)).collect();
+        let (merged, differences) = union_metadata(&views);
+        match metadata_json(&ns, &merged) {
+            Ok(bytes) => c.metadata = String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => problems.push(e.to_string()),
+        }
+        c.metadata_differences = differences;
     }
     match problems.is_empty() {
         true => Ok(out),
         false => Err(problems),
+    }
+}
+
+/// A range task's id and the segments it read.
+type TaskRange<'a> = (usize, &'a [Segment]);
+
+/// The shard name the plan gives input `input`'s files; `None` (named by the input at run
+/// time) accepts any.
+fn shard_of(plan: &Plan, input: usize) -> String {
+    match plan.inputs.get(input) {
+        Some(i) => i.shard.clone().unwrap_or_default(),
+        None => plan.shard_name.clone(),
     }
 }
 
