@@ -6,6 +6,7 @@
 
 mod cli;
 mod convert;
+mod inspect;
 mod physical;
 mod progress;
 mod remote;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert::run(*args),
+        Command::Inspect(args) => inspect::run(*args),
         Command::Unpack(args) => unpack::run(args),
         Command::Plan(args) => scaleout::plan(*args),
         Command::RunTask(args) => scaleout::run_task(args),

@@ -88,6 +88,6 @@ mod survey;
 
 pub use datadir::{DataDir, MetadataSource, RecordKey, StorageInfo, CATALOG_URI};
 pub use error::Error;
-pub use survey::{RecordedSize, SIZE_STORER_URI};
 pub use format::btree::ReadStats;
 pub use format::catalog::CatalogEntry;
+pub use survey::{RecordedSize, SIZE_STORER_URI};

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use bson::Document;
-use bsonflow_model::{Basis, NamespaceFilter, NamespaceSurvey, ReadReport, Survey};
+use bsonflow_model::{
+    Basis, CollectionWriter, NamespaceFilter, NamespaceSurvey, ReadReport, SinkError, Survey,
+};
 
 use crate::format::block::BlockFile;
 use crate::format::btree::Tree;
@@ -30,10 +32,13 @@ impl DataDir {
     /// `table:collection-7-123`).
     pub fn recorded_sizes(&self) -> Result<BTreeMap<String, RecordedSize>, Error> {
         let path = self.path().join("sizeStorer.wt");
-        let config = self.metadata().get(SIZE_STORER_URI).ok_or_else(|| Error::Unsupported {
-            path: path.clone(),
-            what: format!("a data directory whose metadata has no `{SIZE_STORER_URI}`"),
-        })?;
+        let config = self
+            .metadata()
+            .get(SIZE_STORER_URI)
+            .ok_or_else(|| Error::Unsupported {
+                path: path.clone(),
+                what: format!("a data directory whose metadata has no `{SIZE_STORER_URI}`"),
+            })?;
         let metadata_path = self.path().join("WiredTiger.wt");
         let info = FileInfo::parse(SIZE_STORER_URI, config, &metadata_path)?;
         let file = BlockFile::open(&path, info.allocation_size, info.compressor)?;
@@ -60,9 +65,11 @@ impl DataDir {
     }
 
     /// What the data directory holds, from the catalog and the size storer, reading no
-    /// collection: every namespace with its recorded counts ([`Basis::Recorded`]), or
-    /// [`Basis::Unknown`] where the size storer has no record; skip reasons from `filter`.
-    pub fn survey(&self, filter: &NamespaceFilter) -> Survey {
+    /// collection in full: every namespace with its recorded counts ([`Basis::Recorded`]),
+    /// or [`Basis::Unknown`] where the size storer has no record; skip reasons from
+    /// `filter`; a failure for an exported collection whose file is missing; and up to `sample_limit` bytes of the first documents of the exported
+    /// collections as a sample.
+    pub fn survey(&self, filter: &NamespaceFilter, sample_limit: usize) -> Survey {
         let mut survey = Survey {
             read: ReadReport {
                 format: self.describe(),
@@ -89,6 +96,14 @@ impl DataDir {
             if recorded.is_none() && skipped.is_none() {
                 missing += 1;
             }
+            // What the reader would fail the collection for, in its words.
+            let failure = (skipped.is_none() && !entry.file.exists()).then(|| {
+                format!(
+                    "{}: the collection file {} is missing",
+                    entry.ns,
+                    entry.file.display()
+                )
+            });
             survey.namespaces.push(NamespaceSurvey {
                 ns: entry.ns.clone(),
                 documents: recorded.map(|r| r.documents.max(0) as u64),
@@ -98,10 +113,11 @@ impl DataDir {
                     None => Basis::Unknown,
                 },
                 skipped,
-                failure: None,
+                failure,
             });
         }
         survey.add_up(Basis::Recorded);
+        survey.sample = self.sample(filter, sample_limit);
         if missing > 0 && !sizes.is_empty() {
             survey.unknowns.push(format!(
                 "{missing} collection(s) have no size-storer record: their counts need --exact"
@@ -113,6 +129,27 @@ impl DataDir {
                 .into(),
         );
         survey
+    }
+
+    /// Up to `limit` bytes of documents, the first of each collection `filter` lets through
+    /// in catalog order until the limit is reached: only the leaf pages they are on are read.
+    pub fn sample(&self, filter: &NamespaceFilter, limit: usize) -> Vec<Vec<u8>> {
+        let mut sampler = Sampler {
+            docs: Vec::new(),
+            bytes: 0,
+            limit,
+        };
+        for entry in self.collections() {
+            if sampler.bytes >= limit {
+                break;
+            }
+            if filter.check(&entry.ns, &entry.metadata).is_ok() && entry.file.exists() {
+                // Ends with the sampler's refusal once it is full, or at a damaged page:
+                // either way the documents taken so far are the sample.
+                let _ = self.read_collection_into(entry, &mut sampler);
+            }
+        }
+        sampler.docs
     }
 
     /// `WiredTiger data directory (WiredTiger 11.3.0, directoryPerDB)`.
@@ -138,6 +175,35 @@ impl DataDir {
             true => "WiredTiger data directory".into(),
             false => format!("WiredTiger data directory ({})", facts.join(", ")),
         }
+    }
+}
+
+/// Keeps documents until `limit` bytes, then refuses, which ends the collection's read.
+struct Sampler {
+    docs: Vec<Vec<u8>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl CollectionWriter for Sampler {
+    fn set_origin(&mut self, _: &str) {}
+
+    fn write_document(&mut self, doc: &[u8], _: u64) -> Result<(), SinkError> {
+        if self.bytes + doc.len() > self.limit {
+            self.bytes = self.limit;
+            return Err("the sample is full".into());
+        }
+        self.bytes += doc.len();
+        self.docs.push(doc.to_vec());
+        Ok(())
+    }
+
+    fn corrupt(&mut self, _: u64, _: &str) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), SinkError> {
+        Ok(())
     }
 }
 
@@ -172,12 +238,24 @@ mod tests {
             }
         }
         assert!(compared > 0);
-        let survey = dir.survey(&NamespaceFilter::new());
-        assert!(survey.read.format.starts_with("WiredTiger data directory (WiredTiger "));
+        let survey = dir.survey(&NamespaceFilter::new(), 1 << 20);
+        assert!(!survey.sample.is_empty());
+        assert!(survey
+            .read
+            .format
+            .starts_with("WiredTiger data directory (WiredTiger "));
         assert!(survey
             .namespaces
             .iter()
             .any(|n| n.basis == Basis::Recorded && n.skipped.is_none()));
         assert!(survey.namespaces.iter().any(|n| n.skipped.is_some()));
+        // This copy lacks one collection's file: said as the reader says it.
+        let missing: Vec<_> = survey
+            .namespaces
+            .iter()
+            .filter_map(|n| n.failure.as_ref())
+            .collect();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(missing[0].contains("is missing"), "{missing:?}");
     }
 }
