@@ -56,12 +56,46 @@ for db, coll, n in [("app", "events", 9000), ("app", "users", 3000), ("admin", "
             f.write(bson.encode({"_id": i, "r": rng.random(), "hex": "%064x" % rng.getrandbits(256)}))
 "#;
 
+/// Python's `jsonschema` checks a report against `docs/inspect.schema.json`.
+const PY_VALIDATE: &str = r#"
+import sys, json, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+jsonschema.validate(json.load(sys.stdin), schema, cls=jsonschema.Draft202012Validator)
+print("valid")
+"#;
+
+/// `inspect INPUT --json EXTRA…`, exit status 0, checked against the documented schema.
 fn inspect(input: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["inspect", input.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     let o = bsonflow(&args);
     assert_status(&o, 0);
+    assert_matches_schema(&o.stdout);
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+fn assert_matches_schema(json: &[u8]) {
+    let Some(py) = python(&["jsonschema"]) else {
+        return;
+    };
+    let schema = bsonflow_testkit::workspace_root().join("docs/inspect.schema.json");
+    let mut child = Command::new(py)
+        .args(["-c", PY_VALIDATE, schema.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(json).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "the report does not match docs/inspect.schema.json:\n{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(json)
+    );
 }
 
 /// `{ns: (documents, bytes)}` of the namespaces inspect says convert would export, each
@@ -390,6 +424,7 @@ fn a_missing_collection_file_is_a_problem_cheap_or_exact() {
         args.extend_from_slice(extra);
         let o = bsonflow(&args);
         assert_status(&o, 1);
+        assert_matches_schema(&o.stdout);
         let report: Value = serde_json::from_slice(&o.stdout).unwrap();
         let problems = report["problems"].as_array().unwrap();
         assert_eq!(problems.len(), 1, "{extra:?}: {problems:?}");
@@ -413,4 +448,76 @@ fn help_shows_an_example() {
     let text = stdout(&o);
     assert!(text.contains("Examples:"), "{text}");
     assert!(text.contains("bsonflow inspect ./dump"), "{text}");
+}
+
+#[test]
+fn a_physical_backup_is_unpacked_only_under_exact() {
+    let Some(py) = python(&["tarfile"]) else {
+        return;
+    };
+    let Some(dbpath) = shared("testdata/real-dbpaths/mongo42-products/dbpath") else {
+        return;
+    };
+    // The committed _qp.xb fixture (a fake data directory) for the cheap look; a real data
+    // directory tarred by Python's tarfile for the exact one.
+    let xb = testdata("physical/sample_qp.xb");
+    let work = tempfile::tempdir().unwrap();
+    let fixture = work.path().join("dbpath.tar.gz");
+    run_python(
+        &py,
+        PY_TAR,
+        &[dbpath.to_str().unwrap(), fixture.to_str().unwrap(), "w:gz"],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |input: &Path, extra: &[&str]| -> Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_bsonflow"))
+            .arg("inspect")
+            .arg(input)
+            .args(["--json", "--quiet"])
+            .args(extra)
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        assert_status(&o, 0);
+        assert_matches_schema(&o.stdout);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    for (input, chain) in [(&xb, "xbstream → "), (&fixture, "gzip → tar → ")] {
+        let cheap = run(input, &[]);
+        assert!(
+            cheap["format_chain"].as_str().unwrap().starts_with(chain),
+            "{cheap}"
+        );
+        assert!(cheap["namespaces"].as_array().unwrap().is_empty());
+        let unknowns = cheap["unknowns"].as_array().unwrap();
+        assert!(
+            unknowns[0].as_str().unwrap().contains("--exact unpacks it"),
+            "{unknowns:?}"
+        );
+        assert_eq!(cheap["totals"]["basis"], "unknown");
+    }
+
+    let exact = run(&fixture, &["--exact"]);
+    let chain = exact["format_chain"].as_str().unwrap();
+    assert!(
+        chain.starts_with("gzip → tar → WiredTiger data directory"),
+        "{chain}"
+    );
+    let counted = exact_counts(&exact, "--exact");
+    assert!(!counted.is_empty());
+    // The scratch folder it unpacked into is gone.
+    assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
+    // convert exports the same collections with the same counts.
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(&fixture, &out.path().join("x"), &[]);
+    assert_status(&o, 0);
+    assert_eq!(inspects_skips(&exact), converts_skips(&o));
+    for (ns, (docs, _)) in &counted {
+        let line = stdout(&o)
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{ns} ")))
+            .unwrap_or_else(|| panic!("{ns} not in convert's summary"))
+            .to_string();
+        assert!(line.contains(&format!(" {docs} docs")), "{ns}: {line}");
+    }
 }

@@ -1,8 +1,8 @@
 //! A look at a logical input without converting it: `bsonflow inspect`'s reading.
 //!
 //! A survey runs the same reader `convert` runs ([`BsonSet::read_into`],
-//! [`tar_set::read_into`](crate::tar_set::read_into),
-//! [`mongodump_archive::read_into`](crate::mongodump_archive::read_into)) into a
+//! [`tar_set::read_into`],
+//! [`mongodump_archive::read_into`]) into a
 //! [`Census`], a sink that counts instead of writing and skips what the export writer skips,
 //! for the same reasons. What is cheap, and what is therefore read to the end, depends on
 //! the input ([`reach`]):
@@ -91,14 +91,14 @@ pub fn survey_set(set: &BsonSet, census: Census, reach: Reach, progress: &Progre
     survey.read.format = format!("{} → {}", survey.read.format, layout_of(set));
     survey.raw_size = Some(set.data_bytes);
     let reads = sampled.reads.lock().unwrap_or_else(|e| e.into_inner());
-    let mut streamed_bytes = 0;
+    // Raw bytes read: every file in full, but for the part of a file whose sample ended.
+    let mut raw_read = 0;
     let mut cut_files = 0;
     for c in &set.collections {
         let (mut read, mut cut) = (0u64, false);
         for path in &c.data {
             if let Some((bytes, hit)) = reads.get(path) {
                 read += bytes.load(Ordering::Relaxed);
-                streamed_bytes += bytes.load(Ordering::Relaxed);
                 if hit.load(Ordering::Relaxed) {
                     cut = true;
                     cut_files += 1;
@@ -107,6 +107,12 @@ pub fn survey_set(set: &BsonSet, census: Census, reach: Reach, progress: &Progre
         }
         let Some(n) = survey.namespaces.iter_mut().find(|n| n.ns == c.ns) else {
             continue;
+        };
+        // A skipped collection's files are not read at all.
+        raw_read += match (cut, n.skipped.is_some()) {
+            (_, true) => 0,
+            (true, false) => read,
+            (false, false) => c.data_bytes,
         };
         if cut && n.skipped.is_none() && n.failure.is_none() && read > 0 {
             let scale = c.data_bytes as f64 / read as f64;
@@ -124,7 +130,7 @@ pub fn survey_set(set: &BsonSet, census: Census, reach: Reach, progress: &Progre
             ByteSize(per_file.unwrap_or(0))
         ));
     }
-    survey.raw_read = Some(streamed_bytes);
+    survey.raw_read = Some(raw_read);
     survey
 }
 
@@ -414,6 +420,7 @@ mod tests {
         assert!(est > 4_000 && est < 400_000, "{est}");
         assert!(by("admin.system.users").skipped.is_some());
         assert_eq!(survey.totals, Basis::Estimate);
+        assert!(survey.raw_read < survey.raw_size, "{survey:?}");
         assert!(!survey.unknowns.is_empty());
         assert!(
             survey.read.format.ends_with("mongodump layout"),
@@ -425,6 +432,8 @@ mod tests {
         let survey = survey_set(&set, census(), Reach::Everything, &Progress::new());
         assert_eq!(survey.totals, Basis::Exact);
         assert_eq!(survey.documents, Some(40_010));
+        let admin = set.collections.iter().find(|c| c.ns.db == "admin").unwrap();
+        assert_eq!(survey.raw_read, Some(set.data_bytes - admin.data_bytes));
         assert!(survey.unknowns.is_empty());
     }
 
