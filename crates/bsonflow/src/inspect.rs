@@ -71,7 +71,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     if let Some(note) = unpacked {
         survey.read.notes.insert(0, note);
     }
-    let chain = format_chain(&kind, &survey);
+    let chain = format_chain(&kind, &survey, &args.input, local);
     let mode = match args.format {
         Format::Canonical => Mode::Canonical,
         Format::Relaxed => Mode::Relaxed,
@@ -156,7 +156,7 @@ fn packed_physical(conv: &ConvertArgs, kind: &InputKind, local: bool) -> Survey 
 
 /// `zstd → tar, 12 members → cloud BSON layout`: the layers the input was told to have,
 /// then what the reader found.
-fn format_chain(kind: &InputKind, survey: &Survey) -> String {
+fn format_chain(kind: &InputKind, survey: &Survey, input: &std::path::Path, local: bool) -> String {
     let packed = |c: &Compression| match c {
         Compression::None => String::new(),
         c => format!("{} → ", c.name()),
@@ -171,7 +171,11 @@ fn format_chain(kind: &InputKind, survey: &Survey) -> String {
             format!("{}tar → {}", packed(c), or_packed(found))
         }
         InputKind::Xbstream(c) => {
-            format!("{}xbstream → {}", packed(c), or_packed(found))
+            let layers = match std::fs::File::open(input) {
+                Ok(file) if local => sampling::xbstream_layers(file),
+                _ => "xbstream",
+            };
+            format!("{}{layers} → {}", packed(c), or_packed(found))
         }
         InputKind::Qpress => format!("qpress → {}", or_packed(found)),
         InputKind::UnsupportedDataDirectory(why) => why.clone(),

@@ -482,7 +482,7 @@ fn a_physical_backup_is_unpacked_only_under_exact() {
         assert_matches_schema(&o.stdout);
         serde_json::from_slice(&o.stdout).unwrap()
     };
-    for (input, chain) in [(&xb, "xbstream → "), (&fixture, "gzip → tar → ")] {
+    for (input, chain) in [(&xb, "xbstream → qpress → "), (&fixture, "gzip → tar → ")] {
         let cheap = run(input, &[]);
         assert!(
             cheap["format_chain"].as_str().unwrap().starts_with(chain),

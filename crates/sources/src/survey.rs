@@ -223,6 +223,20 @@ pub fn survey_stream(
     survey
 }
 
+/// The layers an xbstream names in its first chunk header, read from `reader` (its raw
+/// bytes; an outer gzip or zstd is peeled): `xbstream → qpress` when the files it carries
+/// are qpress archives (`<path>.qp`, as ApsaraDB's `_qp.xb`), else `xbstream`.
+pub fn xbstream_layers(reader: impl Read + Send + 'static) -> &'static str {
+    let Ok((_, decoded)) = crate::compression::decompress(reader) else {
+        return "xbstream";
+    };
+    let mut chunks = crate::unpack::xbstream::Reader::new(decoded);
+    match chunks.next_header() {
+        Ok(Some(h)) if h.path_display().ends_with(".qp") => "xbstream → qpress",
+        _ => "xbstream",
+    }
+}
+
 /// A stream that ends its sample with an error holding [`SAMPLE_END`] once `left` bytes
 /// have been read.
 struct SampleEnd<R> {
@@ -435,6 +449,23 @@ mod tests {
         let admin = set.collections.iter().find(|c| c.ns.db == "admin").unwrap();
         assert_eq!(survey.raw_read, Some(set.data_bytes - admin.data_bytes));
         assert!(survey.unknowns.is_empty());
+    }
+
+    #[test]
+    fn an_xbstream_of_qpress_files_says_so() {
+        let mut w = crate::unpack::xbstream::Writer::new(Vec::new());
+        w.whole_file(b"db/collection-1.wt.qp", b"qpress10...", 1 << 20)
+            .unwrap();
+        let qp = w.into_inner();
+        assert_eq!(xbstream_layers(io::Cursor::new(qp)), "xbstream → qpress");
+        let mut w = crate::unpack::xbstream::Writer::new(Vec::new());
+        w.whole_file(b"db/collection-1.wt", b"page", 1 << 20)
+            .unwrap();
+        assert_eq!(xbstream_layers(io::Cursor::new(w.into_inner())), "xbstream");
+        assert_eq!(
+            xbstream_layers(io::Cursor::new(b"nothing".to_vec())),
+            "xbstream"
+        );
     }
 
     #[test]
