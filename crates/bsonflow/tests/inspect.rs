@@ -521,3 +521,58 @@ fn a_physical_backup_is_unpacked_only_under_exact() {
         assert!(line.contains(&format!(" {docs} docs")), "{ns}: {line}");
     }
 }
+
+/// `inspect` of inputs in object storage (a real S3 server, `s3s-fs`): a prefix and an
+/// archive are counted as pymongo counts them; a large compressed object is sampled, and
+/// only about the sample is fetched.
+#[test]
+fn inputs_in_object_storage_are_counted_and_sampled() {
+    let Some(py) = python(&["bson"]) else { return };
+    let Some(s) = bsonflow_testkit::s3::S3Server::start() else {
+        return;
+    };
+    let bucket = s.bucket("backups");
+    let work = tempfile::tempdir().unwrap();
+    run_python(&py, ARCHIVE_WRITER, &[work.path().to_str().unwrap()]);
+    let dump = work.path().join("dump");
+    let expected = pymongo_counts(&py, &dump);
+    copy_dir(&dump, &bucket.join("dump"));
+    std::fs::copy(work.path().join("gzip.archive.gz"), bucket.join("x.ar.gz")).unwrap();
+    let big = work.path().join("big");
+    run_python(&py, PY_BIG_DUMP, &[big.to_str().unwrap()]);
+    let tar = work.path().join("big.tar.gz");
+    run_python(
+        &py,
+        PY_TAR,
+        &[big.to_str().unwrap(), tar.to_str().unwrap(), "w:gz"],
+    );
+    std::fs::copy(&tar, bucket.join("big.tar.gz")).unwrap();
+    let tar_size = std::fs::metadata(&tar).unwrap().len();
+
+    let run = |url: &str, extra: &[&str]| -> Value {
+        let o = bsonflow_without_credentials()
+            .args(["inspect", url, "--json", "--quiet", "--endpoint"])
+            .arg(s.endpoint())
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", &s.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
+            .output()
+            .unwrap();
+        assert_status(&o, 0);
+        assert!(!stderr(&o).contains(&s.secret_key));
+        assert_matches_schema(&o.stdout);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    for url in ["s3://backups/dump/", "s3://backups/x.ar.gz"] {
+        let counted = exact_counts(&run(url, &[]), url);
+        assert!(counted.len() >= 4, "{url}: {counted:?}");
+        for (ns, got) in &counted {
+            assert_eq!(Some(got), expected.get(ns), "{url}: {ns}");
+        }
+    }
+    let report = run("s3://backups/big.tar.gz", &["--sample", "64K"]);
+    assert_eq!(report["read_whole"], false);
+    assert_eq!(report["totals"]["basis"], "estimate");
+    assert_eq!(report["raw_bytes"]["size"], tar_size);
+    assert!(report["raw_bytes"]["read"].as_u64().unwrap() < tar_size);
+}
