@@ -164,7 +164,7 @@ fn format_chain(kind: &InputKind, survey: &Survey, input: &std::path::Path, loca
     let found = &survey.read.format;
     match kind {
         InputKind::BsonFolder => format!("folder → {found}"),
-        InputKind::BsonFile(c) => format!("{}{found}", packed(c)),
+        InputKind::BsonFile(c) => format!("{}BSON file", packed(c)),
         InputKind::BsonTar(_) | InputKind::MongodumpArchive(_) => found.clone(),
         InputKind::DataDirectory => found.clone(),
         InputKind::PhysicalTar(c) => {

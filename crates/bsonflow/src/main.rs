@@ -1,6 +1,8 @@
 //! `bsonflow`: the command line. It parses options, tells what the input is, wires the
 //! matching reader to the export writer, draws progress and prints the end-of-run summary.
-//! All format knowledge lives in the library crates; this crate only connects them.
+//! `inspect` wires the same readers to a counting sink (`model::Census`, through
+//! `sources::survey`) and prints what they found. All format knowledge lives in the library
+//! crates; this crate only connects them.
 
 #![deny(unsafe_code)]
 

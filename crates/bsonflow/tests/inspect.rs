@@ -212,9 +212,20 @@ fn the_skip_list_is_converts() {
     let Some(py) = python(&["bson"]) else { return };
     let work = tempfile::tempdir().unwrap();
     run_python(&py, ARCHIVE_WRITER, &[work.path().to_str().unwrap()]);
+    let tar = work.path().join("dump.tar.gz");
+    run_python(
+        &py,
+        PY_TAR,
+        &[
+            work.path().join("dump").to_str().unwrap(),
+            tar.to_str().unwrap(),
+            "w:gz",
+        ],
+    );
     let inputs = [
         work.path().join("dump"),
         work.path().join("gzip.archive.gz"),
+        tar,
     ];
     let patterns = ["--exclude", "shop.cust*", "--exclude", "café.*"];
     for input in &inputs {
