@@ -587,3 +587,49 @@ fn inputs_in_object_storage_are_counted_and_sampled() {
     assert_eq!(report["raw_bytes"]["size"], tar_size);
     assert!(report["raw_bytes"]["read"].as_u64().unwrap() < tar_size);
 }
+
+/// A sample that ends early in a gzip'd archive still knows, from the archive's prelude,
+/// every namespace and which are views or time-series: its skips are convert's (but for
+/// namespaces the prelude does not name and the sample did not reach).
+#[test]
+fn a_cut_archive_still_skips_what_its_prelude_says() {
+    let Some(py) = python(&["bson"]) else { return };
+    let work = tempfile::tempdir().unwrap();
+    run_python(&py, ARCHIVE_WRITER, &[work.path().to_str().unwrap()]);
+    let archive = work.path().join("gzip.archive.gz");
+    let report = inspect(&archive, &["--sample", "2K"]);
+    assert_eq!(report["read_whole"], false, "{report}");
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(&archive, &out.path().join("x"), &[]);
+    assert_status(&o, 0);
+    let all = converts_skips(&o);
+    let seen = inspects_skips(&report);
+    for skip in &seen {
+        assert!(
+            all.contains(skip),
+            "{skip:?} is not among convert's {all:?}"
+        );
+    }
+    for reason in ["view (no documents", "time-series collection"] {
+        assert!(
+            seen.iter().any(|(_, r)| r.starts_with(reason)),
+            "{reason}: {seen:?}"
+        );
+    }
+    // Every namespace convert writes is listed, reached or not.
+    let listed: Vec<&str> = report["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["ns"].as_str().unwrap())
+        .collect();
+    for line in stdout(&o).lines().skip_while(|l| *l != "exported:").skip(1) {
+        let Some(ns) = line
+            .strip_prefix("  ")
+            .and_then(|l| l.split_whitespace().next())
+        else {
+            break;
+        };
+        assert!(listed.contains(&ns), "{ns} not in {listed:?}");
+    }
+}

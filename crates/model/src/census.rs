@@ -132,8 +132,10 @@ impl Census {
 impl DocumentSink for Census {
     type Writer<'s> = Tally<'s>;
 
+    /// The filter's answer, recorded: a reader that asks names a namespace the input holds
+    /// (its metadata telling views and time-series apart) even if it never opens it.
     fn wants(&self, ns: &Namespace, meta: &CollectionMetadata) -> Result<(), SkipReason> {
-        self.filter.check(ns, meta)
+        self.decide(ns, meta)
     }
 
     fn open(
