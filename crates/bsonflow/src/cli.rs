@@ -74,8 +74,9 @@ extrapolated from the file's size;\n\
   - an uncompressed local tar or mongodump archive: all of it (tar headers, archive prelude \
 and segment headers, document lengths): exact;\n\
   - a gzip/zstd tar or mongodump archive, or one in object storage: its first --sample bytes; \
-exact when the stream ends within them, else the counts found so far (at_least), with totals \
-extrapolated by the share of the input read, and a list of what is not known;\n\
+exact when the stream ends within them, else exact for the namespaces that ended within \
+them and at_least for the one being read, with totals extrapolated by the share of the input \
+read, and a list of what is not known;\n\
   - a mongod data directory: the catalog and mongod's size storer (sizeStorer.wt), reading no \
 collection: recorded counts;\n\
   - a physical backup (_qp.xb, tar of a data directory): its format only; the catalog is \

@@ -122,11 +122,11 @@ impl Survey {
 
 impl Census {
     /// The census as a survey, with `read` (the reader's report): a namespace the reader
-    /// finished, untouched by the sample's end and by failures, is [`Basis::Exact`]; one it
+    /// finished, untouched by the sample's end and by failures, is [`Basis::Exact`] (also
+    /// when the sample ended later, in another namespace); one it
     /// opened but did not finish is [`Basis::AtLeast`]; one it never reached is
     /// [`Basis::Unknown`]. Totals are added up with [`Survey::add_up`].
     pub fn into_survey(self, read: ReadReport) -> Survey {
-        let cut_whole = self.was_cut(None);
         let mut survey = Survey {
             read_whole: !self.any_cut() && read.read_to_end,
             failures: self.failures().iter().map(|f| f.to_string()).collect(),
@@ -136,7 +136,8 @@ impl Census {
             ..Survey::default()
         };
         for (ns, c) in self.namespaces() {
-            let cut = cut_whole || self.was_cut(Some(&ns));
+            // A namespace the reader finished before the sample ended is whole.
+            let cut = self.was_cut(Some(&ns));
             let basis = match () {
                 _ if c.skipped.is_some() || !c.reached => Basis::Unknown,
                 _ if c.finished && !cut && c.failure.is_none() => Basis::Exact,
@@ -192,11 +193,20 @@ mod tests {
             crate::Failure::new(crate::FailureKind::Input, crate::census::SAMPLE_END),
         );
         census.offer(&ns("a.later"));
+        let mut w = census.open(&ns("a.before"), &meta).unwrap().unwrap();
+        w.write_document(&[5, 0, 0, 0, 0], 0).unwrap();
+        w.finish().unwrap();
+        census.fail(
+            None,
+            crate::Failure::new(crate::FailureKind::Input, crate::census::SAMPLE_END),
+        );
         let survey = census.into_survey(ReadReport::default());
         assert!(!survey.read_whole);
-        assert!(survey.namespaces[0].failure.is_none());
-        assert_eq!(survey.namespaces[0].basis, Basis::AtLeast);
-        assert_eq!(survey.namespaces[1].basis, Basis::Unknown);
+        assert_eq!(survey.namespaces[0].basis, Basis::Exact, "a.before");
+        assert!(survey.namespaces[1].failure.is_none());
+        assert_eq!(survey.namespaces[1].basis, Basis::AtLeast, "a.cut");
+        assert_eq!(survey.namespaces[2].basis, Basis::Unknown, "a.later");
+        assert!(survey.failures.is_empty());
         assert_eq!(survey.totals, Basis::Unknown);
     }
 }
