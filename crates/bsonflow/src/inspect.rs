@@ -133,25 +133,31 @@ fn convert_args(args: &InspectArgs) -> ConvertArgs {
     conv
 }
 
-/// A physical backup that was not unpacked: its format, and what unpacking would tell.
+/// A physical backup that was not unpacked (or a data directory in object storage, not
+/// copied): its format, and what unpacking would tell.
 fn packed_physical(conv: &ConvertArgs, kind: &InputKind, local: bool) -> Survey {
-    let mut survey = Survey::default();
-    let space = match local {
-        true => unpack::space_needed(&conv.input)
-            .map(|s| format!(" (unpacking needs {})", crate::physical::describe_space(s)))
-            .unwrap_or_default(),
-        false => String::new(),
+    let unknown = match kind {
+        InputKind::DataDirectory => "namespaces, counts and skips: the data directory is in \
+            object storage; --exact copies it into a temporary folder and reads it"
+            .to_string(),
+        _ => {
+            let space = match local {
+                true => unpack::space_needed(&conv.input)
+                    .map(|s| format!(" (unpacking needs {})", crate::physical::describe_space(s)))
+                    .unwrap_or_default(),
+                false => String::new(),
+            };
+            format!(
+                "namespaces, counts and skips: a physical backup keeps its catalog inside the \
+                 packed data directory{space}; --exact unpacks it into a temporary folder and \
+                 reads it"
+            )
+        }
     };
-    survey.unknowns.push(format!(
-        "namespaces, counts and skips: a physical backup keeps its catalog inside the packed \
-         data directory{space}; --exact unpacks it into a temporary folder and reads it"
-    ));
-    if matches!(kind, InputKind::DataDirectory) {
-        survey.unknowns[0] = "namespaces, counts and skips: the data directory is in object \
-            storage; --exact copies it into a temporary folder and reads it"
-            .into();
+    Survey {
+        unknowns: vec![unknown],
+        ..Survey::default()
     }
-    survey
 }
 
 /// `zstd → tar, 12 members → cloud BSON layout`: the layers the input was told to have,
