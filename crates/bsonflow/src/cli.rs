@@ -57,6 +57,41 @@ Examples:\n\
   bsonflow convert ./dump --out s3://lake/x/ --endpoint http://127.0.0.1:9000\n\
   bsonflow convert 'https://…/backup.tar.gz?Expires=…&Signature=…' --out s3://lake/y/")]
     Convert(Box<ConvertArgs>),
+    /// Tell what a backup holds, and what converting it would give, writing nothing.
+    #[command(
+        long_about = "Tell what a backup holds, writing nothing: the format chain \
+(what the input turned out to be, layer by layer), every namespace with its documents and BSON \
+bytes, what convert would skip and why (the same words as convert's summary), and an estimate \
+of the export's size and of the conversion time on this machine, from a sample converted in \
+memory.\n\n\
+By default only what is cheap is read, and each count says how it is known (exact, at_least, \
+estimate, recorded, unknown):\n\
+  - uncompressed .bson files of a local folder: every file, hopping from one document length \
+to the next (nothing decompressed): exact;\n\
+  - .bson.gz / .bson.zst files, and files in object storage: the first --sample bytes, shared \
+out over the data files (at least 256 KiB each): exact for a file read to its end, else \
+extrapolated from the file's size;\n\
+  - an uncompressed local tar or mongodump archive: all of it (tar headers, archive prelude \
+and segment headers, document lengths): exact;\n\
+  - a gzip/zstd tar or mongodump archive, or one in object storage: its first --sample bytes; \
+exact when the stream ends within them, else exact for the namespaces that ended within \
+them and at_least for the one being read, with totals extrapolated by the share of the input \
+read, and a list of what is not known;\n\
+  - a mongod data directory: the catalog and mongod's size storer (sizeStorer.wt), reading no \
+collection: recorded counts;\n\
+  - a physical backup (_qp.xb, tar of a data directory): its format only; the catalog is \
+inside the packed files.\n\
+--exact reads everything as convert would (a physical backup is unpacked into a temporary \
+folder, removed afterwards) and counts every document.\n\n\
+Exit status: 0 = inspected; 1 = the input could not be read, or is damaged where it was read \
+(each problem is printed). --json prints one JSON object (schema: docs/inspect.schema.json).\n\n\
+Examples:\n\
+  bsonflow inspect ./dump\n\
+  bsonflow inspect hins1234_data_20260101.tar.zst --json\n\
+  bsonflow inspect backup.ar.gz --exact --exclude 'test.*'\n\
+  bsonflow inspect s3://backups/inst-1234/ --endpoint http://127.0.0.1:9000"
+    )]
+    Inspect(Box<InspectArgs>),
     /// Unpack a physical backup (_qp.xb, tar.gz of a data directory) into a data directory.
     #[command(
         long_about = "Unpack a physical backup into a mongod data directory: an xbstream \
@@ -98,6 +133,60 @@ file present and that document counts add up; then write each collection's metad
 tasks at fault, and changes nothing, when a check fails. Committing twice is harmless."
     )]
     Commit(CommitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The backup: a file or a folder, or the same in object storage (s3://BUCKET/KEY,
+    /// oss://BUCKET/KEY, an http(s):// URL of one object), as for convert.
+    pub input: PathBuf,
+
+    /// Print one JSON object (schema: docs/inspect.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read everything, as convert would, and count every document.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Raw bytes read of a compressed or remote input when not --exact (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub sample: u64,
+
+    /// As for convert: the export's flavour, which the estimate assumes.
+    #[arg(long, value_enum, default_value = "canonical")]
+    pub format: Format,
+
+    /// As for convert: the gzip level the estimate assumes (0-12).
+    #[arg(long, value_name = "LEVEL", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=12))]
+    pub gzip_level: u32,
+
+    /// As for convert: threads (default: one per core); the time estimate assumes them.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// As for convert: export only namespaces matching PATTERN; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+
+    /// As for convert: skip namespaces matching PATTERN; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// For a single .bson file: its namespace.
+    #[arg(long, value_name = "DB.COLL")]
+    pub ns: Option<String>,
+
+    /// For a single .bson file: its database (the collection is the file name).
+    #[arg(long, value_name = "DB")]
+    pub db: Option<String>,
+
+    /// Do not draw a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Args, Debug)]

@@ -1,11 +1,14 @@
 //! `bsonflow`: the command line. It parses options, tells what the input is, wires the
 //! matching reader to the export writer, draws progress and prints the end-of-run summary.
-//! All format knowledge lives in the library crates; this crate only connects them.
+//! `inspect` wires the same readers to a counting sink (`model::Census`, through
+//! `sources::survey`) and prints what they found. All format knowledge lives in the library
+//! crates; this crate only connects them.
 
 #![deny(unsafe_code)]
 
 mod cli;
 mod convert;
+mod inspect;
 mod physical;
 mod progress;
 mod remote;
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert::run(*args),
+        Command::Inspect(args) => inspect::run(*args),
         Command::Unpack(args) => unpack::run(args),
         Command::Plan(args) => scaleout::plan(*args),
         Command::RunTask(args) => scaleout::run_task(args),

@@ -26,6 +26,10 @@
 //!   `.complete` — only when every collection was written in full — and returns the
 //!   [`RunSummary`] that the binary prints.
 //!
+//! - [`convert_sample`] converts a sample of documents the same way, in memory, and
+//!   [`SampleConversion::extrapolate`] turns it into an [`ExportEstimate`] (`bsonflow
+//!   inspect`).
+//!
 //! Output is deterministic: the same documents give byte-identical files whatever the number
 //! of threads (chunk boundaries depend only on the JSON, compression only on the level).
 
@@ -34,6 +38,7 @@
 
 mod collection;
 mod complete;
+mod estimate;
 mod exporter;
 mod ledger;
 mod names;
@@ -46,6 +51,7 @@ mod target;
 
 pub use collection::CollectionExport;
 pub use complete::{CompleteMarker, KeyValue};
+pub use estimate::{convert_sample, ExportEstimate, SampleConversion};
 pub use exporter::{metadata_json, ExportError, Exporter, TaskOutput};
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};

@@ -25,6 +25,9 @@
 //!   read to its end).
 //! - [`frame`]: the outer frame of a BSON document (length prefix, trailing `0x00`), the
 //!   check every reader applies before it hands a document to a [`CollectionWriter`].
+//! - [`Census`]: a sink that counts instead of writing (documents and bytes per namespace,
+//!   the filter's skip reasons, a sample of documents); `bsonflow inspect` feeds it to the
+//!   readers and turns it into a [`Survey`] (each count marked with its [`Basis`]).
 //! - [`Progress`]: counters a source bumps as it consumes input, read by the progress bar.
 //! - [`ByteSize`]: byte counts as people read them (`268.4 MB`).
 //!
@@ -33,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod census;
 mod filter;
 pub mod frame;
 mod metadata;
@@ -41,7 +45,9 @@ mod progress;
 mod read;
 mod sink;
 mod size;
+mod survey;
 
+pub use census::{Census, Counted, Tally, SAMPLE_END};
 pub use filter::{NamespaceFilter, NamespacePattern, PatternError, SkipReason};
 pub use frame::{check_frame, frame_len, FrameError, MAX_DOCUMENT_BYTES};
 pub use metadata::{CollectionMetadata, MetadataError};
@@ -50,3 +56,4 @@ pub use progress::Progress;
 pub use read::{Failure, FailureKind, Ignored, LeftOut, NamespaceRead, ReadOptions, ReadReport};
 pub use sink::{CollectionWriter, DocumentSink, SinkError};
 pub use size::ByteSize;
+pub use survey::{Basis, NamespaceSurvey, Survey};

@@ -18,6 +18,9 @@
 //! | a mongodump `--archive` (plain, gzip or zstd) | [`mongodump_archive::read_into`] |
 //! | a physical backup (`_qp.xb`, a tar of a data directory) | [`unpack::unpack_file`] into a folder, then the `bsonflow-wiredtiger` crate's `DataDir::read_into` |
 //!
+//! [`survey`] runs the same readers into a counting sink for `bsonflow inspect`, reading
+//! only what is cheap for each input unless asked to read everything.
+//!
 //! [`detect()`] tells which form an input is, from its bytes and layout. Where the bytes come
 //! from is one seam per reader kind: the streaming readers take an [`Input`] (a named stream
 //! of raw bytes), the folder reader a [`Store`] (files listed under a root and opened). A
@@ -42,6 +45,7 @@ pub mod input;
 pub mod layers;
 pub mod mongodump_archive;
 pub mod store;
+pub mod survey;
 pub mod tar_set;
 pub mod unpack;
 

@@ -20,6 +20,9 @@
 //!   mongo-tools 100.4) fills in the kind when the metadata text does not say it. A metadata
 //!   text that is not JSON fails the run (mongorestore fails too: mongo-tools'
 //!   `bad-format.archive`, where mongodump r4.2.2 wrote an index key unescaped).
+//! - Each prelude record is told to the sink as it is read ([`DocumentSink::wants`], an
+//!   answer without side effects for the export writer), so that a sink that only looks
+//!   learns every namespace and its kind even when it stops the read early.
 //! - A writer is opened at a namespace's first segment and finished at its EOF block, so
 //!   several are open at once while segments interleave (as many as mongodump dumped
 //!   concurrently). A namespace with an EOF block but no segment, and a prelude namespace
@@ -691,6 +694,10 @@ impl<'a, S: DocumentSink> Run<'a, S> {
             if meta.kind.is_none() && record.kind.as_deref() != Some("collection") {
                 meta.kind = record.kind.clone();
             }
+            // Tell the sink what the archive holds as soon as it is known (a sink that only
+            // looks, such as `inspect`'s census, learns of views and time-series records that
+            // a partial read never reaches); the answer is asked again at open.
+            let _ = self.sink.wants(&ns, &meta);
             let i = self.state(&ns);
             let st = &mut self.states[i];
             st.meta = Some(meta);

@@ -50,6 +50,9 @@
 //!   ([`read_collection_into`](DataDir::read_collection_into)) or a callback
 //!   ([`read_collection`](DataDir::read_collection)), get the
 //!   [`replica_set_name`](DataDir::replica_set_name).
+//! - [`DataDir::survey`]: what the directory holds without reading a collection — the
+//!   catalog's namespaces with the counts mongod's size storer recorded
+//!   ([`recorded_sizes`](DataDir::recorded_sizes), [`RecordedSize`]), for `bsonflow inspect`.
 //! - [`CatalogEntry`]: namespace, ident, metadata, file path, key format.
 //! - [`ReadStats`]: documents, deleted values, pages read.
 //! - [`RecordKey`]: an int64 RecordId, or the key bytes of a clustered collection.
@@ -81,8 +84,10 @@ mod datadir;
 mod error;
 pub mod format;
 mod read;
+mod survey;
 
 pub use datadir::{DataDir, MetadataSource, RecordKey, StorageInfo, CATALOG_URI};
 pub use error::Error;
 pub use format::btree::ReadStats;
 pub use format::catalog::CatalogEntry;
+pub use survey::{RecordedSize, SIZE_STORER_URI};
