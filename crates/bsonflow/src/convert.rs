@@ -153,9 +153,9 @@ pub(crate) fn read_options(args: &ConvertArgs, remote_out: bool) -> ReadOptions 
 }
 
 /// The one reader call for the opened input.
-pub(crate) fn read_opened(
+pub(crate) fn read_opened<S: DocumentSink>(
     opened: Opened,
-    sink: &Exporter,
+    sink: &S,
     progress: &Progress,
     options: &ReadOptions,
 ) -> ReadReport {

@@ -330,7 +330,12 @@ fn already_committed(target: &dyn Target, listing: &BTreeMap<String, u64>) -> Re
 /// `convert`'s options as `plan` was given them, without INPUT, `--out` and
 /// `--target-bytes`.
 fn options_of(c: &ConvertArgs) -> Vec<String> {
-    let mut raw: Vec<String> = std::env::args().skip(2).collect();
+    // Everything after the `plan` subcommand (global options such as -v may precede it).
+    let mut raw: Vec<String> = std::env::args()
+        .skip(1)
+        .skip_while(|a| a != "plan")
+        .skip(1)
+        .collect();
     let input = c.input.to_string_lossy().into_owned();
     let mut out = Vec::new();
     let mut i = 0;
@@ -388,6 +393,7 @@ fn convert_args(plan: &Plan) -> Result<ConvertArgs> {
     match Cli::try_parse_from(&argv) {
         Ok(Cli {
             command: Command::Convert(c),
+            ..
         }) => Ok(*c),
         Ok(_) => bail!("the plan's options are not convert's"),
         Err(e) => bail!("the plan's options cannot be read: {e}"),

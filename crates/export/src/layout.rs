@@ -76,9 +76,8 @@ impl LayoutFile {
 fn parse_chunk_name(name: &str) -> Option<(&str, u64)> {
     let stem = name.strip_suffix(".json.gz")?;
     let (shard, n) = stem.rsplit_once('.')?;
-    let canonical = !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
-        && (n == "0" || !n.starts_with('0'));
+    let canonical =
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
     if shard.is_empty() || !canonical {
         return None;
     }
@@ -283,7 +282,10 @@ mod tests {
             LayoutFile::of("shop/a/.rs0.1.json.gz.partial"),
             LayoutFile::Temporary
         );
-        assert_eq!(LayoutFile::of(".bsonflow/tasks/3.json"), LayoutFile::Manifest);
+        assert_eq!(
+            LayoutFile::of(".bsonflow/tasks/3.json"),
+            LayoutFile::Manifest
+        );
         for foreign in [
             "notes.txt",
             "shop/a/rs0.01.json.gz",

@@ -46,7 +46,9 @@ mod target;
 pub use collection::CollectionExport;
 pub use complete::{CompleteMarker, KeyValue};
 pub use exporter::{metadata_json, ExportError, Exporter, TaskOutput};
-pub use layout::{check_listing, LayoutFile, LayoutProblem, ListedChunk, ListedCollection, Listing};
+pub use layout::{
+    check_listing, LayoutFile, LayoutProblem, ListedChunk, ListedCollection, Listing,
+};
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
