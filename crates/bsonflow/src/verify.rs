@@ -1180,6 +1180,8 @@ mod tests {
         )
         .is_ok());
         assert!(document_of(br#"{"a":1.5,"d":{"$date":"2020-01-01T00:00:00Z"}}"#).is_ok());
+        // Field names that start with `$` but are no Extended JSON keyword are data.
+        assert!(document_of(br#"{"a":{"$foo":{"$numberInt":"1"}},"$bar":"x"}"#).is_ok());
         assert!(document_of(b"[1,2]").unwrap_err().contains("array"));
         assert!(document_of(br#"{"a":"#).unwrap_err().contains("not JSON"));
         assert!(document_of(br#"{"a":{"$numberInt":"x"}}"#)

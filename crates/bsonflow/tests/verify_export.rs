@@ -326,3 +326,35 @@ fn a_collection_missing_from_the_export_is_named() {
         stdout(&o)
     );
 }
+
+#[test]
+fn an_export_of_a_tar_is_verified_against_the_tar() {
+    // A .tar.gz of the sample made by Python's tarfile: read by the tar reader on both sides.
+    let Some(py) = python(&["tarfile"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("sample.tar.gz");
+    run_python(
+        &py,
+        "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    t.add(sys.argv[2], arcname='dump')\n",
+        &[tar.to_str().unwrap(), testdata("sample-dump").to_str().unwrap()],
+    );
+    let out = dir.path().join("export");
+    assert_status(&convert(&tar, &out, &["--chunk-bytes", "16K"]), 0);
+    let o = verify(&out, &["--input", tar.to_str().unwrap()]);
+    assert_status(&o, 0);
+    assert!(
+        stdout(&o).contains("shop.orders: 300 documents"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The tar's documents are compared too: one line altered is found.
+    let file = chunk(&out, 3);
+    let mut lines = read_lines(&file);
+    lines[0] = lines[0].replacen(r#"{"$numberInt":""#, r#"{"$numberInt":"7"#, 1);
+    write_lines(&file, &lines);
+    let o = verify(&out, &["--input", tar.to_str().unwrap()]);
+    assert_names(&o, &format!("shop/orders/{SHARD}.3.json.gz"), Some(1));
+}
