@@ -514,7 +514,9 @@ mod tests {
                 .nth(1)
                 .unwrap_or_else(|| panic!("{name}: no Examples section:\n{help}"));
             assert!(
-                examples.trim_start().starts_with(&format!("bsonflow {name}")),
+                examples
+                    .trim_start()
+                    .starts_with(&format!("bsonflow {name}")),
                 "{name}: {examples}"
             );
         }

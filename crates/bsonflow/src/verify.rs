@@ -44,6 +44,11 @@ const LISTED_PER_COLLECTION: usize = 20;
 
 /// `bsonflow verify`.
 pub fn run(args: VerifyArgs) -> Result<u8> {
+    if let Some(threads) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build_global();
+    }
     let export = ExportSource::open(&args)?;
     tracing::info!(export = %export.describe(), "verifying");
     let listed = export.list()?;
