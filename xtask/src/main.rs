@@ -1,4 +1,6 @@
-//! `cargo xtask bench`: end-to-end benchmarks of the release binary.
+//! `cargo xtask bench`: end-to-end benchmarks of the release binary. `cargo xtask man
+//! [DIR]`: man pages generated from the command line's definition (`bsonflow.1` and one
+//! `bsonflow-<subcommand>.1` each) into DIR, by default `target/man`.
 //!
 //! It makes the datasets it needs under `bench-data/` (kept between runs), runs `bsonflow
 //! convert` on each several times, and prints a table of medians: input and output MB/s,
@@ -28,6 +30,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+/// The `bsonflow` command line's definition, shared with the binary.
+#[allow(dead_code)]
+#[path = "../../crates/bsonflow/src/cli.rs"]
+mod cli;
+
 struct Options {
     runs: usize,
     mib: u64,
@@ -42,6 +49,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench(parse(&args[1..])?),
+        Some("man") => man(args.get(1).map(PathBuf::from)),
         // The whole-binary mutation test lives in xtask/mutate.py (`--help` there).
         Some("mutate") => std::process::exit(
             Command::new("python3")
@@ -53,7 +61,8 @@ fn main() -> Result<()> {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L]\n\
+                "usage: cargo xtask man [DIR]   (man pages of bsonflow into DIR, default target/man)\n\
+                 \x20      cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L]\n\
                  \x20                        [--wiredtiger [--wiredtiger-docs N] | --wiredtiger-dbpath DBPATH]\n\n\
                  Builds datasets under bench-data/, runs the release binary on each and prints a table.\n\
                  --wiredtiger generates a snappy data directory of N orders (default 1,400,000: a ~510 MB\n\
@@ -63,6 +72,23 @@ fn main() -> Result<()> {
             std::process::exit(2)
         }
     }
+}
+
+/// Writes the man pages into `dir` (default `target/man`) and names them.
+fn man(dir: Option<PathBuf>) -> Result<()> {
+    use clap::CommandFactory;
+    let dir = dir.unwrap_or_else(|| root().join("target/man"));
+    fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    clap_mangen::generate_to(cli::Cli::command(), &dir)
+        .with_context(|| format!("writing man pages into {}", dir.display()))?;
+    let mut pages: Vec<String> = fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".1"))
+        .collect();
+    pages.sort();
+    println!("{}: {}", dir.display(), pages.join(" "));
+    Ok(())
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -630,4 +656,32 @@ fn chrono_free_now() -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod man_tests {
+    #[test]
+    fn man_pages_are_generated_for_every_subcommand() {
+        let dir = std::env::temp_dir().join(format!("bsonflow-man-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        super::man(Some(dir.clone())).unwrap();
+        use clap::CommandFactory;
+        let cmd = super::cli::Cli::command();
+        let mut names = vec!["bsonflow.1".to_string()];
+        names.extend(
+            cmd.get_subcommands()
+                .map(|s| format!("bsonflow-{}.1", s.get_name())),
+        );
+        for name in &names {
+            let page =
+                std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                page.starts_with(".ie") || page.contains(".TH"),
+                "{name}: {page}"
+            );
+        }
+        let verify = std::fs::read_to_string(dir.join("bsonflow-verify.1")).unwrap();
+        assert!(verify.contains("Examples"), "{verify}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

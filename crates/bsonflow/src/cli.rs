@@ -18,11 +18,21 @@ Reads mongodump folders and archives, ApsaraDB for MongoDB downloads (cloud BSON
 data directories — the kind of input is told by its content, not its name.",
     after_help = "Exit status: 0 = everything written in full; 1 = the run failed (no .complete); \
 2 = bad usage; 3 = export complete but data you asked to skip was skipped (--skip-corrupt, \
---skip-missing)."
+--skip-missing). `bsonflow verify`: 0 = the export is whole, 1 = a problem was found (each is \
+printed with its file and line).\n\n\
+Examples:\n\
+  bsonflow convert ./dump --out ./export\n\
+  bsonflow verify ./export --input ./dump\n\
+  bsonflow completions bash > /etc/bash_completion.d/bsonflow"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// More log on stderr: -v for what each step does, -vv for details (RUST_LOG, when
+    /// set, decides instead: e.g. RUST_LOG=bsonflow=debug). Warnings are always logged.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Subcommand, Debug)]
@@ -97,7 +107,10 @@ Examples:\n\
         long_about = "Unpack a physical backup into a mongod data directory: an xbstream \
 archive of qpress-compressed files (ApsaraDB's _qp.xb — replaces `xbstream -x` + `qpress -d`), \
 or a tar / tar.gz / tar.zst of a data directory. Every CRC-32 and Adler-32 is checked; no file is \
-ever written outside DIR."
+ever written outside DIR.\n\n\
+Examples:\n\
+  bsonflow unpack hins1234_qp.xb --out ./datadir\n\
+  bsonflow unpack backup.tar.gz --out ./datadir -j 4"
     )]
     Unpack(UnpackArgs),
     /// Scale-out, step 1: split a conversion into tasks; prints the plan (JSON) on stdout.
@@ -121,7 +134,10 @@ Examples:\n\
 s3:// / oss:// URL). Deletes <out>/.complete first, writes the task's chunk files under their \
 final names (on disk by temporary name + rename, on S3 by PUT or multipart upload) and then its \
 manifest <out>/.bsonflow/tasks/K.json. Running a task again rewrites the same names with the same \
-bytes and never touches another task's files."
+bytes and never touches another task's files.\n\n\
+Examples:\n\
+  bsonflow run-task plan.json --task 0\n\
+  bsonflow run-task s3://lake/plans/x.json --task 17 --progress never"
     )]
     RunTask(RunTaskArgs),
     /// Scale-out, step 3: check every task's manifest and publish the export.
@@ -130,9 +146,43 @@ bytes and never touches another task's files."
 manifest is present), that the byte ranges chain exactly, that chunk numbers run 0..n with every \
 file present and that document counts add up; then write each collection's metadata.json, delete \
 .bsonflow/ and stray files, and write .complete last (create-only). Exits non-zero naming the \
-tasks at fault, and changes nothing, when a check fails. Committing twice is harmless."
+tasks at fault, and changes nothing, when a check fails. Committing twice is harmless.\n\n\
+Examples:\n\
+  bsonflow commit plan.json\n\
+  bsonflow commit s3://lake/plans/x.json && bsonflow verify s3://lake/x/"
     )]
     Commit(CommitArgs),
+    /// Check that an export is whole (and, with --input, that it holds the input's documents).
+    #[command(
+        long_about = "Check that an export is whole: every chunk (<shard>.<n>.json.gz) \
+decompresses (one or more gzip members) and each of its lines is an Extended JSON document; chunk \
+numbers per collection and shard run from 0 without a gap; each collection has a well-formed \
+metadata.json; .complete exists and its totalFiles equals the data files present; no temporary or \
+stray file is left.\n\n\
+With --input, the input is read as `convert` reads it: per collection, the export must hold the \
+input's documents, each rendered as convert renders it, in the same order — a dropped, duplicated, \
+altered or reordered document is named by file and line. A per-collection digest (SHA-256 over the \
+SHA-256 of each line, in order) is printed; keep it to compare the export later.\n\n\
+EXPORT may be a folder or s3://BUCKET/PREFIX, oss://BUCKET/PREFIX; chunks are streamed, never loaded \
+whole. Exit status: 0 when everything holds, 1 when any problem is found (each printed with its file \
+and line) or the export or input cannot be read.\n\n\
+Examples:\n\
+  bsonflow verify ./export\n\
+  bsonflow verify ./export --input ./dump\n\
+  bsonflow verify s3://lake/exports/inst-1234/ --input s3://backups/inst-1234.tar.zst --json > verify.json"
+    )]
+    Verify(Box<VerifyArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell) on stdout.
+    #[command(
+        long_about = "Print the completion script for SHELL on stdout, generated from \
+this command line's definition.\n\n\
+Examples:\n\
+  bsonflow completions bash > ~/.local/share/bash-completion/completions/bsonflow\n\
+  bsonflow completions zsh > ~/.zfunc/_bsonflow\n\
+  bsonflow completions fish > ~/.config/fish/completions/bsonflow.fish\n\
+  bsonflow completions powershell >> $PROFILE"
+    )]
+    Completions(CompletionsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -215,6 +265,9 @@ pub struct RunTaskArgs {
     /// Do not draw progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 #[derive(Args, Debug)]
@@ -356,10 +409,101 @@ pub struct ConvertArgs {
     pub atlas_prefix: Option<AtlasPrefix>,
 
     #[command(flatten)]
+    pub progress: ProgressArgs,
+
+    #[command(flatten)]
     pub storage: StorageArgs,
 
     #[command(flatten)]
     pub marker: MarkerArgs,
+}
+
+/// How progress is shown on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal; when stderr is not a terminal, a plain line every 5 seconds.
+    #[default]
+    Auto,
+    /// As auto, even with --quiet.
+    Always,
+    /// Plain lines, even on a terminal (for logs that record a terminal session).
+    Plain,
+    /// No progress at all (as --quiet).
+    Never,
+}
+
+/// `--progress`.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ProgressArgs {
+    /// Progress on stderr: auto = a bar on a terminal, else one plain line every few
+    /// seconds (bytes done of total, rate, ETA; no escape codes); always = as auto even with
+    /// --quiet; plain = plain lines even on a terminal; never = none.
+    #[arg(
+        long = "progress",
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub mode: ProgressMode,
+}
+
+/// `bsonflow verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The export: a folder, or s3://BUCKET/PREFIX, oss://BUCKET/PREFIX.
+    #[arg(value_name = "EXPORT")]
+    pub export: PathBuf,
+
+    /// The backup the export was made from, read as `convert` reads it: the export must
+    /// hold its documents, in order.
+    #[arg(long, value_name = "INPUT")]
+    pub input: Option<PathBuf>,
+
+    /// Print the result as JSON on stdout (schema in the README, "Is my export whole?").
+    #[arg(long)]
+    pub json: bool,
+
+    /// With --input: the --include patterns the export was made with; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+
+    /// With --input: the --exclude patterns the export was made with; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// With --input of a single .bson file: its namespace.
+    #[arg(long, value_name = "DB.COLL")]
+    pub ns: Option<String>,
+
+    /// With --input of a single .bson file: its database.
+    #[arg(long, value_name = "DB")]
+    pub db: Option<String>,
+
+    /// With --input of a physical backup: where to unpack it (default: beside the export).
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Do not draw progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// `bsonflow completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where `s3://` and `oss://` locations are served.
@@ -439,6 +583,9 @@ pub struct UnpackArgs {
     /// Do not draw progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// One input of a run, with the shard name given for it (`--shard NAME=INPUT`).
@@ -552,5 +699,31 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_examples_in_its_long_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .filter(|n| n != "help")
+            .collect();
+        assert!(names.len() >= 7, "{names:?}");
+        for name in names {
+            let sub = cmd.find_subcommand_mut(&name).unwrap();
+            let help = sub.render_long_help().to_string();
+            let examples = help
+                .split("Examples:\n")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{name}: no Examples section:\n{help}"));
+            assert!(
+                examples
+                    .trim_start()
+                    .starts_with(&format!("bsonflow {name}")),
+                "{name}: {examples}"
+            );
+        }
     }
 }

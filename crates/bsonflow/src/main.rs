@@ -3,12 +3,21 @@
 //! `inspect` wires the same readers to a counting sink (`model::Census`, through
 //! `sources::survey`) and prints what they found. All format knowledge lives in the library
 //! crates; this crate only connects them.
+//!
+//! - `cli`: the command line (clap); `convert`, `unpack`, `scaleout` (plan, run-task,
+//!   commit), `inspect`, `verify` and `completions` are its subcommands, one module each.
+//! - `progress`: the bar on a terminal, plain periodic lines otherwise (`--progress`).
+//! - `logging`: `tracing` on stderr, `-v`/`-vv` or `RUST_LOG`; stdout stays for results.
+//! - `summary`: the end-of-run summary and exit status of `convert`; `remote` and
+//!   `physical` open inputs in object storage and physical backups.
 
 #![deny(unsafe_code)]
 
 mod cli;
+mod completions;
 mod convert;
 mod inspect;
+mod logging;
 mod physical;
 mod progress;
 mod remote;
@@ -16,16 +25,29 @@ mod report;
 mod scaleout;
 mod summary;
 mod unpack;
+mod verify;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, ProgressMode};
 
 fn main() -> ExitCode {
     fixed_mmap_threshold();
     let cli = Cli::parse();
+    logging::init(cli.verbose);
+    let progress = match &cli.command {
+        Command::Convert(a) => a.progress.mode,
+        Command::Plan(a) => a.convert.progress.mode,
+        Command::Unpack(a) => a.progress.mode,
+        Command::RunTask(a) => a.progress.mode,
+        Command::Verify(a) => a.progress.mode,
+        Command::Inspect(_) | Command::Commit(_) | Command::Completions(_) => {
+            ProgressMode::default()
+        }
+    };
+    progress::configure(progress);
     let result = match cli.command {
         Command::Convert(args) => convert::run(*args),
         Command::Inspect(args) => inspect::run(*args),
@@ -33,10 +55,13 @@ fn main() -> ExitCode {
         Command::Plan(args) => scaleout::plan(*args),
         Command::RunTask(args) => scaleout::run_task(args),
         Command::Commit(args) => scaleout::commit(args),
+        Command::Verify(args) => verify::run(*args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            tracing::debug!("failed: {e:?}");
             eprintln!("bsonflow: error: {}", one_cause_once(&e));
             ExitCode::from(summary::EXIT_FAILED)
         }

@@ -370,7 +370,12 @@ fn already_committed(target: &dyn Target, listing: &BTreeMap<String, u64>) -> Re
 /// `--shard`), `--shard-name`, `--out` and `--target-bytes`: the plan names each input and
 /// its shard itself.
 fn options_of(specs: &[InputSpec]) -> Vec<String> {
-    let raw: Vec<String> = std::env::args().skip(2).collect();
+    // Everything after the `plan` subcommand (global options such as -v may precede it).
+    let raw: Vec<String> = std::env::args()
+        .skip(1)
+        .skip_while(|a| a != "plan")
+        .skip(1)
+        .collect();
     let positional: Vec<String> = specs
         .iter()
         .filter(|s| s.shard.is_none())
@@ -440,6 +445,7 @@ fn convert_args(plan: &Plan, input: usize) -> Result<ConvertArgs> {
     match Cli::try_parse_from(&argv) {
         Ok(Cli {
             command: Command::Convert(c),
+            ..
         }) => c.single_input("a plan").map_err(anyhow::Error::msg),
         Ok(_) => bail!("the plan's options are not convert's"),
         Err(e) => bail!("the plan's options cannot be read: {e}"),

@@ -21,6 +21,7 @@ const PRINTED_CORRUPT: usize = 10;
 
 /// Prints the summary on stdout and every failure on stderr.
 pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
+    log_warnings(summary);
     let read = &summary.read;
     println!("bsonflow: {input} -> {}", out.display());
     if !read.format.is_empty() {
@@ -157,5 +158,44 @@ pub fn exit_code(summary: &RunSummary) -> u8 {
         Outcome::Complete => EXIT_OK,
         Outcome::CompleteWithSkips => EXIT_SKIPPED_DATA,
         Outcome::Failed => EXIT_FAILED,
+    }
+}
+
+/// Puts what the summary reports besides the data — namespaces skipped, input ignored,
+/// collections left out, corrupt documents skipped — in the log as warnings, so that a
+/// pipeline that keeps only the log (stderr) sees them too.
+pub fn log_warnings(summary: &RunSummary) {
+    let read = &summary.read;
+    tracing::info!(format = %read.format, "read");
+    for (ns, reason) in &summary.skipped {
+        tracing::warn!("namespace {ns} skipped: {reason}");
+    }
+    for i in &read.ignored {
+        tracing::warn!("ignored {}: {}", i.what, i.why);
+    }
+    if read.ignored_unlisted > 0 {
+        tracing::warn!(
+            "ignored {} more input items, not listed",
+            read.ignored_unlisted
+        );
+    }
+    for l in &read.left_out {
+        tracing::warn!("collection {} left out (--skip-missing): {}", l.ns, l.why);
+    }
+    for c in &summary.collections {
+        let ns = c.ns.as_ref().map(|n| n.to_string()).unwrap_or_default();
+        tracing::info!("{ns}: {} documents, {} files", c.documents, c.files);
+        for d in &c.corrupt_examples {
+            tracing::warn!(
+                "{ns}: corrupt document skipped (--skip-corrupt): {} at byte {}: {}",
+                d.origin,
+                d.offset,
+                d.detail
+            );
+        }
+        let unlisted = c.corrupt.saturating_sub(c.corrupt_examples.len() as u64);
+        if unlisted > 0 {
+            tracing::warn!("{ns}: {unlisted} more corrupt documents skipped, not listed");
+        }
     }
 }

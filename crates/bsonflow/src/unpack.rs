@@ -57,6 +57,7 @@ pub fn run(args: UnpackArgs) -> Result<u8> {
     }
     for w in &report.warnings {
         println!("  warning: {w}");
+        tracing::warn!("{w}");
     }
     Ok(crate::summary::EXIT_OK)
 }

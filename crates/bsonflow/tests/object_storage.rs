@@ -768,3 +768,62 @@ fn a_server_killed_mid_upload_and_restarted_never_shows_a_partial_export_as_comp
     }
     assert_same_export(&got, &want, "after the server was killed and restarted");
 }
+
+#[test]
+fn verify_reads_an_export_in_s3_and_names_damage_there() {
+    let Some(s) = S3Server::start() else { return };
+    let lake = s.bucket("lake");
+    let sample = sample();
+    let r = run_s3(
+        &s,
+        &[
+            "convert",
+            sample.to_str().unwrap(),
+            "--out",
+            "s3://lake/v/",
+            "--chunk-bytes",
+            "16K",
+        ],
+    );
+    assert_status(&r, 0);
+    // Whole, alone and against its input (read from disk).
+    let r = run_s3(&s, &["verify", "s3://lake/v/"]);
+    assert_status(&r, 0);
+    let r = run_s3(
+        &s,
+        &[
+            "verify",
+            "s3://lake/v/",
+            "--input",
+            sample.to_str().unwrap(),
+        ],
+    );
+    assert_status(&r, 0);
+    assert!(
+        stdout(&r).contains("shop.orders: 300 documents"),
+        "{}",
+        stdout(&r)
+    );
+
+    // A chunk cut short in the bucket, and a metadata.json gone.
+    let chunk = lake.join("v/shop/orders/bsonflow-shard-0.1.json.gz");
+    let bytes = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(lake.join("v/shop/customers/metadata.json")).unwrap();
+    let r = run_s3(&s, &["verify", "s3://lake/v/", "--json"]);
+    assert_status(&r, 1);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let files: Vec<&str> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"shop/orders/bsonflow-shard-0.1.json.gz"),
+        "{files:?}"
+    );
+    assert!(files.contains(&"shop/customers/metadata.json"), "{files:?}");
+    // Nothing secret in what it printed.
+    assert!(!stdout(&r).contains(&s.secret_key) && !stderr(&r).contains(&s.secret_key));
+}

@@ -26,7 +26,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use tokio::task::JoinHandle;
 
 use crate::error::CloudError;
-use crate::remote::{relative, Remote};
+use crate::remote::{relative, RangeReader, Remote};
 
 /// Size of each part of a multipart upload, and the largest object sent as one PUT: 8 MiB
 /// (S3 refuses parts under 5 MiB except the last).
@@ -99,6 +99,13 @@ impl RemoteTarget {
     pub fn shared(remote: Arc<Remote>) -> RemoteTarget {
         let prefix = remote.url().key.clone();
         RemoteTarget { remote, prefix }
+    }
+
+    /// A streamed reader of the export's file `rel` (of `size` bytes, as listed): ranged
+    /// GETs, never the whole object in memory (`bsonflow verify` reads chunks this way).
+    pub fn reader(&self, rel: &str, size: u64) -> RangeReader {
+        self.remote
+            .reader(&ObjectPath::from(self.key(rel).as_str()), size)
     }
 
     fn key(&self, rel: &str) -> String {

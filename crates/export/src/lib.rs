@@ -29,6 +29,9 @@
 //! - [`convert_sample`] converts a sample of documents the same way, in memory, and
 //!   [`SampleConversion::extrapolate`] turns it into an [`ExportEstimate`] (`bsonflow
 //!   inspect`).
+//! - [`check_listing`] reads a finished export's listing back ([`LayoutFile`] tells each
+//!   name): chunk numbers `0..n` per collection and shard, a `metadata.json` per collection,
+//!   `.complete`, nothing temporary or foreign (`bsonflow verify` builds on it).
 //!
 //! Output is deterministic: the same documents give byte-identical files whatever the number
 //! of threads (chunk boundaries depend only on the JSON, compression only on the level).
@@ -40,6 +43,7 @@ mod collection;
 mod complete;
 mod estimate;
 mod exporter;
+mod layout;
 mod ledger;
 mod names;
 mod options;
@@ -53,6 +57,9 @@ pub use collection::CollectionExport;
 pub use complete::{CompleteMarker, KeyValue};
 pub use estimate::{convert_sample, ExportEstimate, SampleConversion};
 pub use exporter::{metadata_json, ExportError, Exporter, TaskOutput};
+pub use layout::{
+    check_listing, LayoutFile, LayoutProblem, ListedChunk, ListedCollection, Listing,
+};
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
