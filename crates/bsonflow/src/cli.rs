@@ -172,7 +172,7 @@ pub struct ConvertArgs {
     pub shard_name: Option<String>,
 
     /// gzip level of the data files (0-12, 6 = gzip's default). Each level uses the fastest
-    /// encoder for it: 1 = ISA-L igzip -1 (about 2% larger than libdeflate -1, 2.2x as fast),
+    /// encoder for it: 1 = ISA-L igzip -1 (about 2% larger than libdeflate -1, twice as fast),
     /// 2 = ISA-L igzip -3, 0 (stored) and 3-12 = libdeflate at that level. All write standard
     /// gzip.
     #[arg(long, value_name = "LEVEL", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=12))]
