@@ -14,8 +14,8 @@
 //! its last member (the reader stopped) is aborted: nothing of it appears.
 //!
 //! Each level goes to the fastest encoder for it ([`GzipEncoder::for_level`]): Intel's ISA-L
-//! (igzip) for levels 1 and 2, where it is 1.4–2.5× as fast as libdeflate at about the same size,
-//! libdeflate for level 0 (stored) and 3–12, where ISA-L has nothing as small.
+//! (igzip) for levels 1 and 2, where it is 1.4–2.5× as fast as libdeflate at about the same
+//! size, libdeflate for level 0 (stored) and 3–12, where ISA-L has nothing as small.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
