@@ -1,9 +1,9 @@
 //! The hot paths of a conversion besides Extended JSON (see `ejson.rs`):
 //!
 //! - `chunk_compression`: one 16 MiB chunk of Extended JSON lines (the default
-//!   `--chunk-bytes`) compressed as the export does — libdeflate, one gzip member — at levels
-//!   6 (the default) and 1, next to flate2's zlib-rs backend at level 6, which is how the
-//!   compressor was chosen;
+//!   `--chunk-bytes`) compressed into one gzip member by libdeflate at levels 6 (the default),
+//!   2 and 1, by ISA-L at its levels 1 and 3 (what `--gzip-level` 1 and 2 use), and by flate2's
+//!   zlib-rs backend at level 6, which is how the compressors were chosen;
 //! - `bson_framing`: finding document boundaries in 64 MiB of BSON (`SliceDocuments`);
 //! - `wiredtiger_read`: reading every document of a WiredTiger collection (checksums,
 //!   snappy, cells) from a generated data directory: `bench-data/wt-snappy-1400000` when
@@ -54,11 +54,20 @@ fn chunk_compression(c: &mut Criterion) {
     let mut g = c.benchmark_group("chunk_compression");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(chunk.len() as u64));
-    for level in [6, 1] {
+    for level in [6, 2, 1] {
         let mut compressor = Compressor::new(CompressionLvl::new(level).unwrap());
         let mut out = vec![0; compressor.gzip_compress_bound(chunk.len())];
         g.bench_function(format!("libdeflate_level_{level}"), |b| {
             b.iter(|| compressor.gzip_compress(&chunk, &mut out).unwrap())
+        });
+    }
+    let mut out = vec![0; chunk.len() + chunk.len() / 8192 + 64];
+    for (name, level) in [
+        ("isal_level_1", isal::CompressionLevel::One),
+        ("isal_level_3", isal::CompressionLevel::Three),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| isal::compress_into(&chunk, &mut out, level, isal::Codec::Gzip).unwrap())
         });
     }
     g.bench_function("flate2_zlib_rs_level_6", |b| {

@@ -9,6 +9,13 @@
 //! by `libdeflate-gzip` at the same level in parallel. When `bsondump` is on PATH it also
 //! times `bsondump | gzip -6` on the same file.
 //!
+//! The *level sweep* (`--levels 1,3,6,9`, on by default; `--levels-only` runs nothing else)
+//! converts the reference file at each level and compares it with the fastest external
+//! encoder at that level — `igzip` where bsonflow uses ISA-L (levels 1 and 2), else
+//! `libdeflate-gzip` — on bsonflow's own JSON split in one part per core, compressed in
+//! parallel; the two are measured alternately, run after run, and the table gives medians
+//! of wall, CPU, output size and the per-run ratios.
+//!
 //! Datasets:
 //! - `events.bson`: `../shared/tools/gen_bench_bson.py events.bson <MiB> 42` (pymongo);
 //! - `dump/bench/events.bson` + metadata, packed as `dump.tar.gz` (GNU tar + gzip -6) and
@@ -21,7 +28,7 @@
 //!   `--wiredtiger-dbpath DBPATH` converts an existing one instead.
 //!
 //! Requires: python3 with pymongo, GNU tar, gzip, zstd, libdeflate-gzip
-//! (`apt-get install libdeflate-tools`), taskset.
+//! (`apt-get install libdeflate-tools`), igzip (`apt-get install isal`), taskset.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,6 +50,10 @@ struct Options {
     wiredtiger: Option<Option<PathBuf>>,
     wiredtiger_docs: u64,
     level: u32,
+    /// Levels of the sweep (empty: no sweep).
+    levels: Vec<u32>,
+    /// Run only the level sweep.
+    levels_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -63,8 +74,11 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask man [DIR]   (man pages of bsonflow into DIR, default target/man)\n\
                  \x20      cargo xtask bench [--runs N] [--mib N] [--big-mib N] [--level L]\n\
+                 \x20                        [--levels L,L,... | --levels-only]\n\
                  \x20                        [--wiredtiger [--wiredtiger-docs N] | --wiredtiger-dbpath DBPATH]\n\n\
                  Builds datasets under bench-data/, runs the release binary on each and prints a table.\n\
+                 --levels (default 1,3,6,9; 'none' to skip) sweeps gzip levels against igzip / libdeflate-gzip\n\
+                 on bsonflow's own JSON; --levels-only runs only that sweep.\n\
                  --wiredtiger generates a snappy data directory of N orders (default 1,400,000: a ~510 MB\n\
                  collection file) with the real WiredTiger library (../shared/tools; building the library\n\
                  takes ~3 min, generating ~12 min, both once)."
@@ -99,6 +113,8 @@ fn parse(args: &[String]) -> Result<Options> {
         wiredtiger: None,
         wiredtiger_docs: 1_400_000,
         level: 6,
+        levels: vec![1, 3, 6, 9],
+        levels_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -111,6 +127,18 @@ fn parse(args: &[String]) -> Result<Options> {
             "--wiredtiger" => o.wiredtiger = Some(None),
             "--wiredtiger-dbpath" => o.wiredtiger = Some(Some(PathBuf::from(value()?))),
             "--wiredtiger-docs" => o.wiredtiger_docs = value()?.parse()?,
+            "--levels" => {
+                let v = value()?;
+                o.levels = if v == "none" {
+                    Vec::new()
+                } else {
+                    v.split(',')
+                        .map(|l| l.trim().parse::<u32>())
+                        .collect::<Result<_, _>>()
+                        .context("--levels takes levels like 1,3,6,9")?
+                };
+            }
+            "--levels-only" => o.levels_only = true,
             other => bail!("unknown option {other}"),
         }
     }
@@ -250,6 +278,7 @@ fn bench(o: Options) -> Result<()> {
         "gzip",
         "taskset",
         "python3",
+        "igzip",
     ] {
         if Command::new("sh")
             .arg("-c")
@@ -259,7 +288,7 @@ fn bench(o: Options) -> Result<()> {
             .map(|s| !s.success())
             .unwrap_or(true)
         {
-            bail!("{tool} is not installed (see xtask/src/main.rs for the list)");
+            bail!("{tool} is not installed (see xtask/src/main.rs for the list; igzip: apt-get install isal)");
         }
     }
 
@@ -281,7 +310,7 @@ fn bench(o: Options) -> Result<()> {
             .arg("42"))?;
     }
     let dump = data.join(format!("dump-{}", o.mib));
-    if !dump.join("bench/events.bson").exists() {
+    if !o.levels_only && !dump.join("bench/events.bson").exists() {
         fs::create_dir_all(dump.join("bench"))?;
         fs::copy(&events, dump.join("bench/events.bson"))?;
         fs::write(
@@ -290,7 +319,7 @@ fn bench(o: Options) -> Result<()> {
         )?;
     }
     let tgz = data.join(format!("dump-{}.tar.gz", o.mib));
-    if !tgz.exists() {
+    if !o.levels_only && !tgz.exists() {
         eprintln!("packing {}…", tgz.display());
         sh(&format!(
             "cd '{}' && tar -cf - bench | gzip -6 > '{}'",
@@ -299,7 +328,7 @@ fn bench(o: Options) -> Result<()> {
         ))?;
     }
     let tzst = data.join(format!("dump-{}.tar.zst", o.mib));
-    if !tzst.exists() {
+    if !o.levels_only && !tzst.exists() {
         eprintln!("packing {}…", tzst.display());
         sh(&format!(
             "cd '{}' && tar -cf - bench | zstd -q -3 -T0 > '{}'",
@@ -308,7 +337,7 @@ fn bench(o: Options) -> Result<()> {
         ))?;
     }
     let big = data.join(format!("big-{}.bson", o.big_mib));
-    if o.big_mib > 0 && !big.exists() {
+    if !o.levels_only && o.big_mib > 0 && !big.exists() {
         eprintln!("making {} by repeating the events file…", big.display());
         let copies = o.big_mib.div_ceil(o.mib.max(1));
         sh(&format!(
@@ -341,6 +370,13 @@ fn bench(o: Options) -> Result<()> {
         c
     };
 
+    if o.levels_only {
+        let sweep = level_sweep(&o, &bin, &events, &data, &out, cores)?;
+        let _ = fs::remove_dir_all(&out);
+        print_sweep(&o, cores, &sweep);
+        return Ok(());
+    }
+
     let mut rows = Vec::new();
 
     // 1. The reference file, all cores, and the floor made from its own output. The two are
@@ -349,17 +385,7 @@ fn bench(o: Options) -> Result<()> {
     eprintln!("bsonflow convert events, first run (to get its output for the floor)…");
     clean()?;
     measure(&mut convert(&events, &["--ns", "bench.events"], false))?;
-    let json = data.join("events.json");
-    uncompressed_output(&out, &json)?;
-    let json_bytes = size(&json);
-    let parts = data.join("parts");
-    let _ = fs::remove_dir_all(&parts);
-    fs::create_dir_all(&parts)?;
-    sh(&format!(
-        "split -n l/{cores} -d '{}' '{}/part.'",
-        json.display(),
-        parts.display()
-    ))?;
+    let (json_bytes, parts) = json_parts(&out, &data, cores)?;
     let floor_cmd = || {
         let mut c = Command::new("sh");
         c.arg("-c").arg(format!(
@@ -575,6 +601,12 @@ fn bench(o: Options) -> Result<()> {
             note: format!("bsonflow takes {ratio:.2}x its time"),
         });
     }
+    // 7. The level sweep.
+    let sweep = if o.levels.is_empty() {
+        Vec::new()
+    } else {
+        level_sweep(&o, &bin, &events, &data, &out, cores)?
+    };
     let _ = fs::remove_dir_all(&out);
 
     println!(
@@ -612,7 +644,180 @@ fn bench(o: Options) -> Result<()> {
         "\nfloor = libdeflate-gzip -{level} of bsonflow's own {:.0} MB of JSON split in {cores} parts, compressed in parallel",
         json_bytes as f64 / 1e6
     );
+    if !sweep.is_empty() {
+        print_sweep(&o, cores, &sweep);
+    }
     Ok(())
+}
+
+/// bsonflow's JSON of the conversion in `out`, in `data/events.json`, and split at line ends
+/// into `cores` parts under `data/parts/`: (JSON bytes, the parts' folder).
+fn json_parts(out: &Path, data: &Path, cores: usize) -> Result<(u64, PathBuf)> {
+    let json = data.join("events.json");
+    uncompressed_output(out, &json)?;
+    let parts = data.join("parts");
+    let _ = fs::remove_dir_all(&parts);
+    fs::create_dir_all(&parts)?;
+    sh(&format!(
+        "split -n l/{cores} -d '{}' '{}/part.'",
+        json.display(),
+        parts.display()
+    ))?;
+    Ok((size(&json), parts))
+}
+
+/// The fastest external gzip encoder at bsonflow's `level`, as a command line: `igzip`
+/// where bsonflow uses ISA-L, `libdeflate-gzip` elsewhere. Mirrors
+/// `bsonflow_export::GzipEncoder::for_level` (not a dependency: xtask stays quick to build).
+fn external_encoder(level: u32) -> String {
+    match level {
+        1 => "igzip -1".into(),
+        2 => "igzip -3".into(),
+        l => format!("libdeflate-gzip -{l}"),
+    }
+}
+
+/// One level of the sweep: medians over alternating runs of bsonflow and the floor.
+struct SweepRow {
+    level: u32,
+    ours: Sample,
+    output_bytes: u64,
+    floor: Sample,
+    floor_bytes: u64,
+    /// `libdeflate-gzip -<level>` of the same parts.
+    libdeflate_bytes: u64,
+    ratios: Vec<f64>,
+}
+
+/// For each level: bsonflow on the reference file (all cores), then the external encoder on
+/// bsonflow's own JSON in one part per core compressed in parallel (output to /dev/null),
+/// alternately, `o.runs` times. The JSON is the output of a conversion at the first level
+/// (the same JSON at every level).
+fn level_sweep(
+    o: &Options,
+    bin: &Path,
+    events: &Path,
+    data: &Path,
+    out: &Path,
+    cores: usize,
+) -> Result<Vec<SweepRow>> {
+    let convert = |level: u32| {
+        let mut c = Command::new(bin);
+        c.arg("convert")
+            .arg(events)
+            .arg("--out")
+            .arg(out)
+            .args(["--quiet", "--ns", "bench.events", "--gzip-level"])
+            .arg(level.to_string());
+        c
+    };
+    let first = *o.levels.first().context("no levels to sweep")?;
+    eprintln!("level sweep: bsonflow's JSON (one conversion at level {first})…");
+    let _ = fs::remove_dir_all(out);
+    measure(&mut convert(first))?;
+    let (_, parts) = json_parts(out, data, cores)?;
+    let mut rows = Vec::new();
+    for &level in &o.levels {
+        let tool = external_encoder(level);
+        let floor_cmd = || {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!(
+                "for p in '{}'/part.*; do {tool} -c \"$p\" > /dev/null & done; wait",
+                parts.display()
+            ));
+            c
+        };
+        let floor_out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "for p in '{}'/part.*; do {tool} -c \"$p\"; done | wc -c",
+                parts.display()
+            ))
+            .output()?;
+        let floor_bytes: u64 = String::from_utf8_lossy(&floor_out.stdout).trim().parse()?;
+        // Where the floor is igzip, libdeflate-gzip's size too (the size target is against it).
+        let libdeflate_bytes = if tool.starts_with("libdeflate-gzip") {
+            floor_bytes
+        } else {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "for p in '{}'/part.*; do libdeflate-gzip -{level} -c \"$p\"; done | wc -c",
+                    parts.display()
+                ))
+                .output()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse()?
+        };
+        let (mut ours, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let mut output_bytes = 0;
+        for i in 0..o.runs {
+            eprintln!(
+                "level {level}, run {}/{}: bsonflow, then {tool} on {cores} parts…",
+                i + 1,
+                o.runs
+            );
+            let _ = fs::remove_dir_all(out);
+            let s = measure(&mut convert(level))?;
+            output_bytes = dir_size(&out.join("bench"));
+            let f = measure(&mut floor_cmd())?;
+            ratios.push(s.wall / f.wall);
+            ours.push(s);
+            floors.push(f);
+        }
+        let med = |v: &[Sample]| Sample {
+            wall: median(v.iter().map(|s| s.wall).collect()),
+            cpu: median(v.iter().map(|s| s.cpu).collect()),
+            max_rss_kib: v.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        };
+        rows.push(SweepRow {
+            level,
+            ours: med(&ours),
+            output_bytes,
+            floor: med(&floors),
+            floor_bytes,
+            libdeflate_bytes,
+            ratios,
+        });
+    }
+    Ok(rows)
+}
+
+fn print_sweep(o: &Options, cores: usize, rows: &[SweepRow]) {
+    println!(
+        "\nlevel sweep — {} runs (medians), {cores} cores, {}\n",
+        o.runs,
+        chrono_free_now()
+    );
+    println!(
+        "| level | wall s | CPU s | peak RSS MiB | output MB | floor encoder | floor wall s | floor CPU s | floor MB | wall / floor | size / floor | size / libdeflate-gzip | per-run wall ratios |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in rows {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.0} | {:.1} | `{}` | {:.2} | {:.2} | {:.1} | {:.2} | {:.3} | {:.3} | {} |",
+            r.level,
+            r.ours.wall,
+            r.ours.cpu,
+            r.ours.max_rss_kib as f64 / 1024.0,
+            r.output_bytes as f64 / 1e6,
+            external_encoder(r.level),
+            r.floor.wall,
+            r.floor.cpu,
+            r.floor_bytes as f64 / 1e6,
+            median(r.ratios.clone()),
+            r.output_bytes as f64 / r.floor_bytes.max(1) as f64,
+            r.output_bytes as f64 / r.libdeflate_bytes.max(1) as f64,
+            r.ratios
+                .iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "\nfloor = the encoder on bsonflow's own JSON split in {cores} parts, compressed in parallel \
+         (igzip where bsonflow uses ISA-L, libdeflate-gzip elsewhere); bsonflow runs with all cores"
+    );
 }
 
 /// A snappy data directory of `docs` orders written by the real WiredTiger library, made

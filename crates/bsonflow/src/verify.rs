@@ -68,7 +68,32 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     }
     let progress = Arc::new(Progress::new());
     let bar = Bar::start("verifying", Arc::clone(&progress), args.quiet);
+    let shards = shard_inputs(&args.shards)?;
+    if !shards.is_empty() {
+        report.input = Some(
+            shards
+                .iter()
+                .map(|(n, p)| format!("{n}={}", p.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     match &args.input {
+        None if !shards.is_empty() => {
+            for (name, input) in &shards {
+                let mine = listing.of_shard(name);
+                compare_with_input(
+                    &args,
+                    input,
+                    Some(name),
+                    &export,
+                    &mine,
+                    &progress,
+                    &mut report,
+                )?;
+            }
+            report.collections.sort_by(|a, b| a.ns.cmp(&b.ns));
+        }
         None => {
             let total: u64 = listed.iter().map(|(_, size)| size).sum();
             progress.add_total(total);
@@ -83,7 +108,15 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
                 .collect();
             report.collections = checked;
         }
-        Some(input) => compare_with_input(&args, input, &export, &listing, &progress, &mut report)?,
+        Some(input) => compare_with_input(
+            &args,
+            input,
+            None,
+            &export,
+            &listing,
+            &progress,
+            &mut report,
+        )?,
     }
     drop(bar);
     for c in &mut report.collections {
@@ -557,9 +590,30 @@ impl Report {
 }
 
 /// Reads the input as `convert` does and compares each collection with the export.
+/// `--shard NAME=INPUT`, each name once.
+fn shard_inputs(texts: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for t in texts {
+        let Some((name, path)) = t
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+        else {
+            bail!("--shard {t}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst");
+        };
+        if out.iter().any(|(n, _)| n == name) {
+            bail!("--shard: shard {name:?} is given twice");
+        }
+        out.push((name.to_string(), PathBuf::from(path)));
+    }
+    Ok(out)
+}
+
+/// Compares the input (one shard's, when `shard` is given: `listing` then holds that
+/// shard's files only) with the export, adding to `report`.
 fn compare_with_input(
     args: &VerifyArgs,
     input: &Path,
+    shard: Option<&str>,
     export: &ExportSource,
     listing: &bsonflow_export::Listing,
     progress: &Progress,
@@ -596,13 +650,19 @@ fn compare_with_input(
     let pending = pending.into_inner().expect("no panic while verifying");
     let leftover: Vec<CollectionReport> = pending
         .par_iter()
+        // Another shard's collection: this shard has no file of it.
+        .filter(|(_, c)| shard.is_none() || c.chunks().next().is_some())
         .map(|(ns, c)| {
             let mut lines = CollectionLines::new(export, c, progress);
             while lines.next_line().is_some() {}
             let mut r = lines.into_report(ns.clone());
+            let whose = match shard {
+                Some(name) => format!("shard {name}'s input"),
+                None => "the input".to_string(),
+            };
             r.problems.push(LayoutProblem::new(
                 bsonflow_export::collection_dir(ns),
-                format!("{ns} is in the export but not in the input (or the input skips it)"),
+                format!("{ns} is in the export but not in {whose} (or it skips it)"),
             ));
             r
         })
@@ -620,9 +680,9 @@ fn compare_with_input(
             "the input was not read to its end",
         ));
     }
-    report.collections = state.collections;
-    report.skipped = state.skipped;
-    report.corrupt = state.corrupt;
+    report.collections.append(&mut state.collections);
+    report.skipped.append(&mut state.skipped);
+    report.corrupt.append(&mut state.corrupt);
     Ok(())
 }
 

@@ -376,3 +376,60 @@ fn two_data_directories_naming_the_same_replica_set_are_refused() {
     );
     assert!(!out.join(".complete").exists());
 }
+
+/// `verify` of a sharded export: whole on its own and against every shard's input; a
+/// document dropped from one shard's file is named with that file.
+#[test]
+fn verify_checks_each_shards_files_against_its_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_shard_dumps(tmp.path()) else {
+        return;
+    };
+    let out = tmp.path().join("export");
+    let shard_a = format!("rsA={}", a.display());
+    let shard_b = format!("rsB={}", b.display());
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &shard_a,
+        "--shard",
+        &shard_b,
+        "--out",
+        out.to_str().unwrap(),
+        "--chunk-bytes",
+        "64K",
+    ]);
+    assert_status(&o, 0);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        bsonflow(&args)
+    };
+    assert_status(&verify(&[]), 0);
+    assert_status(&verify(&["--shard", &shard_a, "--shard", &shard_b]), 0);
+    // One shard's input against the whole export: the other shard's files are not its.
+    let o = verify(&["--input", a.to_str().unwrap()]);
+    assert_status(&o, 1);
+
+    // Drop the third line of rsB's first orders chunk.
+    use std::io::{Read, Write};
+    let victim = out.join("shop/orders/rsB.0.json.gz");
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&victim).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, l)| l)
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all((kept.join("\n") + "\n").as_bytes()).unwrap();
+    std::fs::write(&victim, gz.finish().unwrap()).unwrap();
+    let o = verify(&["--shard", &shard_a, "--shard", &shard_b]);
+    assert_status(&o, 1);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(text.contains("rsB.0.json.gz"), "{text}");
+    assert!(!text.contains("rsA.0.json.gz"), "{text}");
+}

@@ -58,7 +58,7 @@ pub enum ExportError {
     /// A chunk size of 0 bytes.
     #[error("the chunk size must be at least 1 byte")]
     ChunkBytes,
-    /// A gzip level libdeflate does not have.
+    /// A gzip level above 12 (see [`GzipEncoder::for_level`](crate::GzipEncoder::for_level)).
     #[error("gzip level {0} is not between 0 and 12")]
     GzipLevel(u32),
     /// A shard name that cannot be part of a file name.

@@ -165,6 +165,16 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// The same listing with only shard `shard`'s chunk files (every collection is kept,
+    /// with no chunk where that shard wrote none).
+    pub fn of_shard(&self, shard: &str) -> Listing {
+        let mut mine = self.clone();
+        for c in mine.collections.values_mut() {
+            c.shards.retain(|name, _| name == shard);
+        }
+        mine
+    }
+
     /// Data files (chunks) present: what `.complete`'s `totalFiles` must say.
     pub fn data_files(&self) -> u64 {
         self.collections

@@ -14,7 +14,8 @@
 //!   reader (folders, tar streams, mongodump archives, WiredTiger trees) feeds it the same way.
 //! - [`CollectionExport`] converts each raw document to one line of Extended JSON (canonical
 //!   by default, as Atlas writes) into the current chunk; a full chunk goes to the pool, which
-//!   compresses it with libdeflate and hands it to the [`Target`]: a [`LocalFolder`] writes it
+//!   compresses it (ISA-L or libdeflate, whichever is fastest at the level: [`GzipEncoder`])
+//!   and hands it to the [`Target`]: a [`LocalFolder`] writes it
 //!   under a temporary name, renamed when complete; object storage (`bsonflow-cloud`) uploads it.
 //!   Chunks in flight are bounded, so memory does not grow with the input.
 //! - A sharded cluster is one export from several inputs: [`Exporter::shard`] gives each
@@ -63,6 +64,7 @@ pub use layout::{
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
+pub use pool::GzipEncoder;
 pub use shards::{union_metadata, ShardDone, ShardExport};
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary, CORRUPT_LISTED};
 pub use target::{is_layout_name, LocalFolder, ObjectWriter, Target, TargetError};

@@ -34,7 +34,8 @@ pub struct ExportOptions {
     ///
     /// [`ExportError::ShardName`]: crate::ExportError::ShardName
     pub shard_name: String,
-    /// gzip level of the data files, 0-12 on libdeflate's scale (6 = gzip's default); any
+    /// gzip level of the data files, 0-12 (6 = gzip's default; the encoder of each level:
+    /// [`GzipEncoder::for_level`](crate::GzipEncoder::for_level)); any
     /// other value makes [`Exporter::new`](crate::Exporter::new) return
     /// [`ExportError::GzipLevel`](crate::ExportError::GzipLevel).
     pub gzip_level: u32,

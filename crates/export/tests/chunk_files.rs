@@ -324,6 +324,13 @@ fn bad_chunk_settings_are_refused() {
 
 #[test]
 fn output_is_byte_identical_whatever_the_thread_count() {
+    // Level 6 is libdeflate, level 1 ISA-L (GzipEncoder::for_level).
+    for level in [6, 1] {
+        byte_identical_whatever_the_thread_count(level);
+    }
+}
+
+fn byte_identical_whatever_the_thread_count(level: u32) {
     let orders = varied_documents(400, true);
     let users: Vec<Vec<u8>> = (0..300)
         .map(|i| {
@@ -339,6 +346,7 @@ fn output_is_byte_identical_whatever_the_thread_count() {
         let mut o = ExportOptions::new(&out);
         o.threads = threads;
         o.chunk_bytes = 4096;
+        o.gzip_level = level;
         let exporter = new_exporter(o);
         // Two collections written at once from two reader threads, as parallel readers do.
         std::thread::scope(|s| {
@@ -361,7 +369,7 @@ fn output_is_byte_identical_whatever_the_thread_count() {
         for (name, bytes) in run {
             assert!(
                 *bytes == first[name],
-                "{name} differs between 1 and {threads} threads"
+                "level {level}: {name} differs between 1 and {threads} threads"
             );
         }
     }
@@ -417,6 +425,13 @@ fn lines_match_pymongo_json_util() {
 
 #[test]
 fn a_large_chunk_is_a_series_of_gzip_members_that_standard_readers_read_as_one() {
+    // Level 6 is libdeflate, levels 1 and 2 ISA-L (GzipEncoder::for_level).
+    for level in [6, 1, 2] {
+        large_chunk_read_by_standard_readers(level);
+    }
+}
+
+fn large_chunk_read_by_standard_readers(level: u32) {
     // About 14 MiB of JSON in one chunk: at least 3 members of 4 MiB.
     let docs: Vec<Vec<u8>> = (0..3500)
         .map(|i| {
@@ -431,6 +446,7 @@ fn a_large_chunk_is_a_series_of_gzip_members_that_standard_readers_read_as_one()
     let mut o = ExportOptions::new(&out);
     o.chunk_bytes = u64::MAX;
     o.threads = 2;
+    o.gzip_level = level;
     let exporter = new_exporter(o);
     export_collection(&exporter, "big.text", &docs);
     finish(exporter);
@@ -448,7 +464,7 @@ fn a_large_chunk_is_a_series_of_gzip_members_that_standard_readers_read_as_one()
         rest = d.into_inner();
         members += 1;
     }
-    assert!(members >= 3, "{members} members");
+    assert!(members >= 3, "level {level}: {members} members");
     let lines: Vec<&str> = std::str::from_utf8(&text).unwrap().lines().collect();
     assert_eq!(lines.len(), docs.len());
     for (line, doc) in lines.iter().zip(&docs) {
@@ -462,7 +478,7 @@ fn a_large_chunk_is_a_series_of_gzip_members_that_standard_readers_read_as_one()
         .arg(&file)
         .status()
     {
-        Ok(s) => assert!(s.success(), "gzip -t"),
+        Ok(s) => assert!(s.success(), "level {level}: gzip -t"),
         Err(_) => bsonflow_testkit::skip::<()>("no gzip on PATH").unwrap_or(()),
     }
     let py = std::process::Command::new("python3")
