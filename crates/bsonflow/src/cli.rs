@@ -466,6 +466,8 @@ pub struct VerifyArgs {
     /// For the export of a sharded cluster: one shard's backup, NAME=INPUT as given to
     /// `convert` (NAME = the shard's replica-set name); repeatable. Each shard's files
     /// (NAME.<n>.json.gz) must hold that input's documents, in order.
+    // This doc comment is the `--help` text, where `<n>` is meant literally, not as HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(long = "shard", value_name = "NAME=INPUT")]
     pub shards: Vec<String>,
 
