@@ -607,7 +607,39 @@ pub struct InputSpec {
     pub shard: Option<String>,
 }
 
+/// `--shard NAME=INPUT` (of `convert`, `plan` and `verify`).
+pub fn parse_shard(text: &str) -> Result<InputSpec, String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(InputSpec {
+            path: PathBuf::from(path),
+            shard: Some(name.to_string()),
+        }),
+        _ => Err(format!(
+            "--shard {text}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst"
+        )),
+    }
+}
+
 impl ConvertArgs {
+    /// `convert`'s defaults for reading `input` alone (what `inspect` and `verify` share
+    /// with it); `out` is where a physical backup's scratch folder and spill files go.
+    pub fn for_reading(input: &std::path::Path, out: &std::path::Path) -> ConvertArgs {
+        use clap::FromArgMatches;
+        let command = ConvertArgs::augment_args(clap::Command::new("convert"));
+        let matches = command.get_matches_from([
+            std::ffi::OsStr::new("convert"),
+            std::ffi::OsStr::new("--out"),
+            out.as_os_str(),
+            // After `--`, an input whose name starts with `-` is still the input.
+            std::ffi::OsStr::new("--"),
+            input.as_os_str(),
+        ]);
+        let mut args = ConvertArgs::from_arg_matches(&matches).expect("convert's defaults parse");
+        // The one input, set as `convert` sets it for each of its inputs.
+        args.input = input.to_path_buf();
+        args
+    }
+
     /// Every input, in the order given: the positional ones, then each `--shard NAME=INPUT`.
     pub fn input_specs(&self) -> Result<Vec<InputSpec>, String> {
         let mut specs: Vec<InputSpec> = self
@@ -619,20 +651,7 @@ impl ConvertArgs {
             })
             .collect();
         for text in &self.shards {
-            let Some((name, path)) = text.split_once('=') else {
-                return Err(format!(
-                    "--shard {text}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst"
-                ));
-            };
-            if name.is_empty() || path.is_empty() {
-                return Err(format!(
-                    "--shard {text}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst"
-                ));
-            }
-            specs.push(InputSpec {
-                path: PathBuf::from(path),
-                shard: Some(name.to_string()),
-            });
+            specs.push(parse_shard(text)?);
         }
         if specs.len() > 1 && self.shard_name.is_some() {
             return Err(

@@ -111,18 +111,8 @@ pub fn run(args: InspectArgs) -> Result<u8> {
 /// does; its output folder is only where a physical backup would be unpacked (`--exact`):
 /// a fresh folder in the system's temporary folder.
 fn convert_args(args: &InspectArgs) -> ConvertArgs {
-    use clap::{Args, FromArgMatches};
     let out = std::env::temp_dir().join(format!("bsonflow-inspect-{}", std::process::id()));
-    let command = ConvertArgs::augment_args(clap::Command::new("inspect"));
-    let matches = command.get_matches_from([
-        std::ffi::OsStr::new("inspect"),
-        args.input.as_os_str(),
-        std::ffi::OsStr::new("--out"),
-        out.as_os_str(),
-    ]);
-    let mut conv = ConvertArgs::from_arg_matches(&matches).expect("the convert options parse");
-    // The one input, set as `convert` sets it for each of its inputs.
-    conv.input = args.input.clone();
+    let mut conv = ConvertArgs::for_reading(&args.input, &out);
     conv.format = args.format;
     conv.gzip_level = args.gzip_level;
     conv.threads = args.threads;

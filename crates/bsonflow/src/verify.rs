@@ -29,11 +29,10 @@ use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, Namespace, NamespaceFilter,
     Progress, SinkError, SkipReason,
 };
-use clap::Parser;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::cli::{Cli, Command, ConvertArgs, VerifyArgs};
+use crate::cli::{ConvertArgs, VerifyArgs};
 use crate::convert;
 use crate::progress::Bar;
 use crate::remote;
@@ -594,16 +593,12 @@ impl Report {
 fn shard_inputs(texts: &[String]) -> Result<Vec<(String, PathBuf)>> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     for t in texts {
-        let Some((name, path)) = t
-            .split_once('=')
-            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
-        else {
-            bail!("--shard {t}: expected NAME=INPUT, e.g. --shard rs0=rs0_backup.tar.zst");
-        };
-        if out.iter().any(|(n, _)| n == name) {
+        let spec = crate::cli::parse_shard(t).map_err(anyhow::Error::msg)?;
+        let name = spec.shard.unwrap_or_default();
+        if out.iter().any(|(n, _)| *n == name) {
             bail!("--shard: shard {name:?} is given twice");
         }
-        out.push((name.to_string(), PathBuf::from(path)));
+        out.push((name, spec.path));
     }
     Ok(out)
 }
@@ -694,23 +689,7 @@ fn convert_args(args: &VerifyArgs, input: &Path) -> Result<ConvertArgs> {
         None => args.export.clone(),
         Some(_) => std::env::temp_dir().join("bsonflow-verify"),
     };
-    let argv = [
-        "bsonflow".as_ref(),
-        "convert".as_ref(),
-        input.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ];
-    let mut c = match Cli::try_parse_from(argv) {
-        Ok(Cli {
-            command: Command::Convert(c),
-            ..
-        }) => *c,
-        Ok(_) => unreachable!("the arguments name convert"),
-        Err(e) => bail!("{e}"),
-    };
-    // The one input, set as `convert` sets it for each of its inputs.
-    c.input = input.to_path_buf();
+    let mut c = ConvertArgs::for_reading(input, &out);
     c.ns = args.ns.clone();
     c.db = args.db.clone();
     c.scratch = args.scratch.clone();
