@@ -65,7 +65,10 @@ Examples:\n\
   bsonflow convert s3://backups/inst-1234/ --out s3://lake/exports/inst-1234/\n\
   bsonflow convert oss://my-bucket/hins1234.tar.gz --region cn-hangzhou --out ./export\n\
   bsonflow convert ./dump --out s3://lake/x/ --endpoint http://127.0.0.1:9000\n\
-  bsonflow convert 'https://…/backup.tar.gz?Expires=…&Signature=…' --out s3://lake/y/")]
+  bsonflow convert 'https://…/backup.tar.gz?Expires=…&Signature=…' --out s3://lake/y/\n\
+  bsonflow convert shard1_qp.xb shard2_qp.xb --out ./export          # a sharded cluster\n\
+  bsonflow convert --shard rs0=rs0.tar.zst --shard rs1=rs1.tar.zst --out ./export\n\
+  bsonflow convert ./dump --out ./export --report run.json --atlas-prefix ids --org-id … --group-id …")]
     Convert(Box<ConvertArgs>),
     /// Tell what a backup holds, and what converting it would give, writing nothing.
     #[command(
