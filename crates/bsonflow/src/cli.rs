@@ -316,6 +316,13 @@ pub struct ConvertArgs {
     #[arg(long = "shard", value_name = "NAME=INPUT")]
     pub shards: Vec<String>,
 
+    /// A sharded cluster: the config server's backup (any input kind). Its chunk table
+    /// (config.collections, config.chunks, config.shards) decides which shard owns each
+    /// document of a sharded collection; copies a shard holds but does not own (orphans
+    /// left by chunk migrations) are dropped, counted and listed per shard and collection.
+    #[arg(long, value_name = "INPUT")]
+    pub config_server: Option<PathBuf>,
+
     /// The one input being opened: set from INPUT / --shard by [`ConvertArgs::for_input`]
     /// or [`ConvertArgs::single_input`], not on the command line.
     #[arg(skip)]

@@ -9,7 +9,8 @@ use std::time::{Instant, SystemTime};
 use anyhow::{bail, Context, Result};
 use bsonflow_ejson::Mode;
 use bsonflow_export::{
-    CompleteMarker, ExportOptions, Exporter, KeyValue, RunSummary, ShardDone, DEFAULT_SHARD_NAME,
+    CompleteMarker, ConfigCollector, ExportOptions, Exporter, KeyValue, Ownership, RunSummary,
+    ShardDone, DEFAULT_SHARD_NAME,
 };
 use bsonflow_model::{
     DocumentSink, Failure, FailureKind, Namespace, NamespaceFilter, NamespacePattern, Progress,
@@ -24,7 +25,7 @@ use bsonflow_wiredtiger::DataDir;
 
 use bsonflow_cloud::Url;
 
-use crate::cli::{AtlasPrefix, ConvertArgs, Format};
+use crate::cli::{AtlasPrefix, ConvertArgs, Format, InputSpec};
 use crate::physical::{self, Scratch};
 use crate::progress::Bar;
 use crate::remote;
@@ -107,7 +108,10 @@ fn convert(
         kind: i.kind.clone(),
     }));
 
-    let options = export_options(&args, threads, Some(inputs[0].name.clone()))?;
+    let mut options = export_options(&args, threads, Some(inputs[0].name.clone()))?;
+    if let Some(config) = &args.config_server {
+        options.ownership = Some(Arc::new(chunk_table(&args, config, threads)?));
+    }
     let exporter = match &out_url {
         None => Exporter::new(options)?,
         Some(url) => {
@@ -137,6 +141,39 @@ fn convert(
     summary::print(&summary, &description, started.elapsed(), &args.out);
     let code = summary::exit_code(&summary);
     Ok((summary, code))
+}
+
+/// The chunk table of the config server's backup `config` (`--config-server`), read as
+/// `convert` reads any input.
+fn chunk_table(args: &ConvertArgs, config: &Path, threads: usize) -> Result<Ownership> {
+    let spec = InputSpec {
+        path: config.to_path_buf(),
+        shard: None,
+    };
+    // Its own scratch folder, apart from the shards' (0, 1, …).
+    let one = args.for_input(&spec, Some(usize::MAX));
+    let url = remote::url_of(&one.input)?;
+    let shown = shown_input(&one, url.as_ref());
+    let (_, prepared) = open_input(&one, url.as_ref(), threads, true)?;
+    let collector = ConfigCollector::default();
+    let report = read_opened(
+        prepared.opened,
+        &collector,
+        &Progress::new(),
+        &read_options(&one, remote::url_of(&one.out)?.is_some()),
+    );
+    drop(prepared.scratch);
+    let table = collector
+        .into_ownership()
+        .map_err(|e| anyhow::anyhow!("--config-server {shown}: {e}"))?;
+    if !report.read_to_end {
+        bail!("--config-server {shown}: the backup was not read to its end");
+    }
+    tracing::info!(
+        "orphan filter: the chunk tables of {} sharded collections from {shown}",
+        table.len()
+    );
+    Ok(table)
 }
 
 /// `exported_snapshots/<org>/<project>/<cluster>/<YYYY-MM-DDTHHmm>/<epoch seconds>`, as Atlas

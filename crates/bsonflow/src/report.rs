@@ -50,6 +50,8 @@ pub fn of_summary(
                 "chunks": c.files,
                 "seconds": seconds(c.elapsed),
                 "corrupt_skipped": c.corrupt,
+                "orphans_dropped": c.orphans,
+                "orphan_ids": c.orphan_examples,
             })
         })
         .collect();
@@ -106,6 +108,7 @@ pub fn of_summary(
             "gzip_bytes": summary.gzip_bytes(),
             "files": summary.total_files,
             "corrupt_skipped": summary.corrupt(),
+            "orphans_dropped": summary.orphans(),
         },
         "collections": collections,
         "skipped": summary.skipped.iter().map(|(ns, why)| json!({

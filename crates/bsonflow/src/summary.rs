@@ -73,6 +73,23 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
             }
         }
     }
+    if summary.orphans() > 0 {
+        println!("orphans dropped (owned by another shard, per the config server's chunk table):");
+        for c in summary.collections.iter().filter(|c| c.orphans > 0) {
+            let ns = c.ns.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            println!(
+                "  {ns} [{}]: {} document(s), _id {}{}",
+                c.shard,
+                c.orphans,
+                c.orphan_examples.join(", "),
+                if c.orphans > c.orphan_examples.len() as u64 {
+                    ", …"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     if !summary.metadata_differences.is_empty() {
         println!("shards differ (metadata.json holds the union):");
         for (ns, d) in &summary.metadata_differences {

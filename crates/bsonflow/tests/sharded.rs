@@ -433,3 +433,122 @@ fn verify_checks_each_shards_files_against_its_input() {
     assert!(text.contains("rsB.0.json.gz"), "{text}");
     assert!(!text.contains("rsA.0.json.gz"), "{text}");
 }
+
+/// A config server's backup (a mongodump folder of `config`, written by pymongo as a
+/// `mongos` would lay out its chunk table) and two shards holding orphans:
+/// `shop.events` ranged on `{k: 1}`, `[MinKey, 100)` on shard01 (rsA) and `[100, MaxKey)`
+/// on shard02 (rsB), chunks named by collection UUID as MongoDB 5.0+ does; rsA holds k
+/// 0..150 and rsB k 80..200. `shop.users` hashed on `{uid: "hashed"}`, split at
+/// NumberLong(0), chunks named by `ns` as before 5.0; both shards hold all 60 users.
+/// `shop.plain` is unsharded, on rsA only.
+const ORPHANS: &str = r#"
+import os, sys, uuid
+import bson
+from bson import Int64, MinKey, MaxKey
+from bson.binary import Binary, UuidRepresentation
+root = sys.argv[1]
+def write(path, docs):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        for d in docs:
+            f.write(bson.encode(d))
+ev_uuid = Binary.from_uuid(uuid.UUID(int=7), UuidRepresentation.STANDARD)
+write(os.path.join(root, "cfg/config/collections.bson"), [
+    {"_id": "shop.events", "key": {"k": 1}, "uuid": ev_uuid, "unique": False},
+    {"_id": "shop.users", "key": {"uid": "hashed"}, "dropped": False},
+    {"_id": "shop.gone", "key": {"k": 1}, "dropped": True},
+])
+write(os.path.join(root, "cfg/config/chunks.bson"), [
+    {"_id": "c2", "uuid": ev_uuid, "min": {"k": 100}, "max": {"k": MaxKey()}, "shard": "shard02"},
+    {"_id": "c1", "uuid": ev_uuid, "min": {"k": MinKey()}, "max": {"k": 100}, "shard": "shard01"},
+    {"_id": "u1", "ns": "shop.users", "min": {"uid": MinKey()}, "max": {"uid": Int64(0)}, "shard": "shard01"},
+    {"_id": "u2", "ns": "shop.users", "min": {"uid": Int64(0)}, "max": {"uid": MaxKey()}, "shard": "shard02"},
+])
+write(os.path.join(root, "cfg/config/shards.bson"), [
+    {"_id": "shard01", "host": "rsA/a1:27018,a2:27018"},
+    {"_id": "shard02", "host": "rsB/b1:27018"},
+])
+users = [{"_id": i, "uid": i} for i in range(60)]
+write(os.path.join(root, "rsA/shop/events.bson"), [{"_id": k, "k": k} for k in range(0, 150)])
+write(os.path.join(root, "rsB/shop/events.bson"), [{"_id": k, "k": k} for k in range(80, 200)])
+write(os.path.join(root, "rsA/shop/users.bson"), users)
+write(os.path.join(root, "rsB/shop/users.bson"), users)
+write(os.path.join(root, "rsA/shop/plain.bson"), [{"_id": i} for i in range(5)])
+"#;
+
+fn ids(lines: &[String]) -> Vec<i64> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["_id"]["$numberInt"].as_str().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_config_servers_chunk_table_drops_orphans_ranged_and_hashed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(py) = python(&["bson"]) else { return };
+    run_python(&py, ORPHANS, &[tmp.path().to_str().unwrap()]);
+    let out = tmp.path().join("export");
+    let report = tmp.path().join("report.json");
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsA={}", tmp.path().join("rsA").display()),
+        "--shard",
+        &format!("rsB={}", tmp.path().join("rsB").display()),
+        "--config-server",
+        tmp.path().join("cfg").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_status(&o, 0);
+    let events = |shard| ids(&read_shard_chunks(&out.join("shop/events"), shard));
+    assert_eq!(events("rsA"), (0..100).collect::<Vec<_>>());
+    assert_eq!(events("rsB"), (100..200).collect::<Vec<_>>());
+    let users_a = ids(&read_shard_chunks(&out.join("shop/users"), "rsA"));
+    let users_b = ids(&read_shard_chunks(&out.join("shop/users"), "rsB"));
+    let mut all: Vec<i64> = users_a.iter().chain(&users_b).copied().collect();
+    all.sort();
+    assert_eq!(all, (0..60).collect::<Vec<_>>(), "every user exactly once");
+    assert!(!users_a.is_empty() && !users_b.is_empty());
+    // MongoDB's own vectors: hash(42) < 0 (shard01 = rsA), hash(0) > 0 (shard02 = rsB).
+    assert!(users_a.contains(&42) && users_b.contains(&0));
+    assert_eq!(
+        ids(&read_shard_chunks(&out.join("shop/plain"), "rsA")).len(),
+        5
+    );
+
+    let text = stdout(&o);
+    assert!(text.contains("shop.events [rsA]: 50 document(s)"), "{text}");
+    assert!(text.contains("shop.events [rsB]: 20 document(s)"), "{text}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["totals"]["orphans_dropped"], 50 + 20 + 60);
+    let ev_b = r["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ns"] == "shop.events" && c["shard"] == "rsB")
+        .unwrap();
+    assert_eq!(ev_b["orphans_dropped"], 20);
+    assert_eq!(ev_b["orphan_ids"][0], "80");
+
+    // Not a config server's backup: refused before anything is written.
+    let none = tmp.path().join("refused");
+    let o = bsonflow(&[
+        "convert",
+        "--shard",
+        &format!("rsA={}", tmp.path().join("rsA").display()),
+        "--config-server",
+        tmp.path().join("rsB").to_str().unwrap(),
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("config.collections"), "{}", stderr(&o));
+    assert!(!none.exists());
+}

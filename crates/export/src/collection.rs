@@ -8,8 +8,9 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use crate::ledger::Ledger;
 use crate::names::chunk_name;
 use crate::options::ExportOptions;
+use crate::ownership::CollectionOwnership;
 use crate::pool::{ChunkDone, ChunkPool, ChunkStream, MemberJob, MEMBER_BYTES};
-use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_LISTED};
+use crate::summary::{CollectionSummary, CorruptDocument, CORRUPT_LISTED, ORPHAN_EXAMPLES};
 
 /// What a collection writer needs of its exporter: the settings, the compression pool and
 /// the ledger it reports to.
@@ -50,11 +51,14 @@ pub struct CollectionExport<'a> {
     error: Option<Failure>,
     finished: bool,
     opened: std::time::Instant,
+    /// The chunk table of this collection, when it is sharded and one was given.
+    owner: Option<&'a CollectionOwnership>,
 }
 
 impl<'a> CollectionExport<'a> {
     pub(crate) fn new(shared: Shared<'a>, ns: Namespace) -> Self {
         let chunk_bytes = shared.options.chunk_bytes;
+        let owner = shared.options.ownership.as_deref().and_then(|o| o.of(&ns));
         let (reply_tx, reply_rx) = unbounded();
         CollectionExport {
             shared,
@@ -75,6 +79,7 @@ impl<'a> CollectionExport<'a> {
             error: None,
             finished: false,
             opened: std::time::Instant::now(),
+            owner,
         }
     }
 
@@ -167,6 +172,15 @@ impl CollectionWriter for CollectionExport<'_> {
         if let Some(e) = &self.error {
             return Err(Box::new(e.clone()));
         }
+        if let Some(owner) = self.owner {
+            if !owner.owns(self.shared.shard, doc) {
+                self.summary.orphans += 1;
+                if self.summary.orphan_examples.len() < ORPHAN_EXAMPLES {
+                    self.summary.orphan_examples.push(id_of(doc));
+                }
+                return Ok(());
+            }
+        }
         let before = self.member.len();
         match bsonflow_ejson::write_document(&mut self.member, doc, self.shared.options.mode) {
             Ok(()) => {
@@ -215,6 +229,16 @@ impl CollectionWriter for CollectionExport<'_> {
             .done(&self.ns, summary)
             .map_err(|f| Box::new(f) as SinkError)
     }
+}
+
+/// A document's `_id` as relaxed Extended JSON (for the list of orphans dropped).
+fn id_of(doc: &[u8]) -> String {
+    bson::RawDocument::from_bytes(doc)
+        .ok()
+        .and_then(|d| d.get("_id").ok().flatten())
+        .and_then(|id| bson::Bson::try_from(id).ok())
+        .map(|id| id.into_relaxed_extjson().to_string())
+        .unwrap_or_else(|| "(no _id)".into())
 }
 
 impl Drop for CollectionExport<'_> {

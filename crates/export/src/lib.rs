@@ -49,6 +49,7 @@ mod ledger;
 mod names;
 mod options;
 mod output;
+mod ownership;
 mod pool;
 mod shards;
 mod summary;
@@ -64,6 +65,9 @@ pub use layout::{
 pub use names::{check_name, chunk_name, collection_dir, metadata_name};
 pub use options::{ExportOptions, DEFAULT_CHUNK_BYTES, DEFAULT_GZIP_LEVEL, DEFAULT_SHARD_NAME};
 pub use output::{marker_contents, MARKER};
+pub use ownership::{
+    compare, hash64, CollectionOwnership, ConfigCollector, ConfigWriter, Ownership,
+};
 pub use pool::GzipEncoder;
 pub use shards::{union_metadata, ShardDone, ShardExport};
 pub use summary::{CollectionSummary, CorruptDocument, Outcome, RunSummary, CORRUPT_LISTED};

@@ -46,6 +46,10 @@ pub struct ExportOptions {
     /// Which namespaces are exported: the built-in rules plus the user's patterns. Declined
     /// namespaces are listed in [`RunSummary::skipped`](crate::RunSummary::skipped).
     pub filter: NamespaceFilter,
+    /// The config server's chunk table: when given, a document of a sharded collection that
+    /// the shard it is read from does not own (an orphan) is dropped and counted
+    /// ([`CollectionSummary::orphans`](crate::CollectionSummary::orphans)).
+    pub ownership: Option<std::sync::Arc<crate::Ownership>>,
 }
 
 impl ExportOptions {
@@ -65,6 +69,7 @@ impl ExportOptions {
                 .unwrap_or(1),
             skip_corrupt: false,
             filter: NamespaceFilter::new(),
+            ownership: None,
         }
     }
 }

@@ -38,7 +38,15 @@ pub struct CollectionSummary {
     pub corrupt_examples: Vec<CorruptDocument>,
     /// From the collection's opening to its last file stored.
     pub elapsed: std::time::Duration,
+    /// Orphaned documents dropped: the config server's chunk table gives them to another
+    /// shard (only with [`ExportOptions::ownership`](crate::ExportOptions::ownership)).
+    pub orphans: u64,
+    /// The `_id`s of the first few orphans dropped, as relaxed Extended JSON.
+    pub orphan_examples: Vec<String>,
 }
+
+/// How many orphans' `_id`s are kept per collection and shard.
+pub const ORPHAN_EXAMPLES: usize = 10;
 
 /// How many corrupt documents are kept by location per collection and shard (for the
 /// report; the printed summary shows the first few). Beyond it they are only counted, so
@@ -121,6 +129,11 @@ impl RunSummary {
     /// full.
     pub fn json_bytes(&self) -> u64 {
         self.collections.iter().map(|c| c.json_bytes).sum()
+    }
+
+    /// Orphaned documents dropped, over the collections written in full.
+    pub fn orphans(&self) -> u64 {
+        self.collections.iter().map(|c| c.orphans).sum()
     }
 
     /// Bytes of gzip files written, over the collections written in full.
