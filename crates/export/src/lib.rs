@@ -22,7 +22,11 @@
 //!   input its own sink, a [`ShardExport`] (its own shard name and ledger, files numbered per
 //!   shard from 0), and [`Exporter::finish_shards`] takes every [`ShardDone`]: one
 //!   `metadata.json` per collection from the shards holding it ([`union_metadata`]), one
-//!   `.complete` counting every shard's files, none if any shard failed.
+//!   `.complete` counting every shard's files, none if any shard failed. With the config
+//!   server's chunk table ([`Ownership`], built by a [`ConfigCollector`] sink and set as
+//!   [`ExportOptions::ownership`]), a shard's copy of a document it does not own (an orphan)
+//!   is dropped and counted; [`hash64`] and [`compare`] are MongoDB's hashed-key and BSON
+//!   order rules.
 //! - [`Exporter::finish`] writes every `metadata.json`, then the [`CompleteMarker`] as
 //!   `.complete` — only when every collection was written in full — and returns the
 //!   [`RunSummary`] that the binary prints.
