@@ -37,12 +37,14 @@ enum KeyField {
     Hashed(String),
 }
 
-/// One chunk: `[min, max)` of the shard key, and the shard that owns it.
+/// One chunk: `[min, max)` of the shard key, and the shard that owns it, by its id and, when
+/// `config.shards` gives it, its replica-set name.
 #[derive(Clone, Debug)]
 struct Chunk {
     min: Vec<Bson>,
     max: Vec<Bson>,
     shard: String,
+    replica_set: Option<String>,
 }
 
 /// A sharded collection's key pattern and chunks (sorted by `min`).
@@ -50,8 +52,6 @@ struct Chunk {
 pub struct CollectionOwnership {
     key: Vec<KeyField>,
     chunks: Vec<Chunk>,
-    /// The names the owning shard may go by: its `config.shards` id and replica-set name.
-    aliases: BTreeMap<String, String>,
 }
 
 impl CollectionOwnership {
@@ -79,12 +79,7 @@ impl CollectionOwnership {
         if compare_keys(&key, &chunk.max) != Ordering::Less {
             return true;
         }
-        let owner = self
-            .aliases
-            .get(&chunk.shard)
-            .map(String::as_str)
-            .unwrap_or(&chunk.shard);
-        owner == shard || chunk.shard == shard
+        chunk.shard == shard || chunk.replica_set.as_deref() == Some(shard)
     }
 }
 
@@ -159,7 +154,6 @@ impl Ownership {
                 CollectionOwnership {
                     key,
                     chunks: Vec::new(),
-                    aliases: aliases.clone(),
                 },
             );
         }
@@ -185,6 +179,7 @@ impl Ownership {
                 min: min.values().cloned().collect(),
                 max: max.values().cloned().collect(),
                 shard: shard.to_string(),
+                replica_set: aliases.get(shard).cloned(),
             });
         }
         for coll in out.collections.values_mut() {
