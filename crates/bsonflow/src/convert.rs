@@ -44,11 +44,10 @@ pub(crate) enum Opened {
 
 /// One input of the run, opened, with the shard its files are named after.
 struct ShardInput {
-    args: ConvertArgs,
     name: String,
-    /// The input and its kind, for the summary.
-    description: String,
-    /// Its kind alone, for the report.
+    /// The input as messages show it (a URL without its query string).
+    shown: String,
+    /// What it was told to be.
     kind: String,
     prepared: Prepared,
 }
@@ -100,10 +99,7 @@ fn convert(
     }
     let inputs = open_shards(each, threads, several)?;
     facts.extend(inputs.iter().map(|i| InputFacts {
-        input: shown_input(
-            &i.args,
-            remote::url_of(&i.args.input).ok().flatten().as_ref(),
-        ),
+        input: i.shown.clone(),
         shard: i.name.clone(),
         kind: i.kind.clone(),
     }));
@@ -122,8 +118,8 @@ fn convert(
     let description = inputs
         .iter()
         .map(|i| match several {
-            true => format!("{}: {}", i.name, i.description),
-            false => i.description.clone(),
+            true => format!("{}: {} ({})", i.name, i.shown, i.kind),
+            false => format!("{} ({})", i.shown, i.kind),
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -254,23 +250,18 @@ fn open_shards(each: Vec<ConvertArgs>, threads: usize, several: bool) -> Result<
         let url = remote::url_of(&args.input)?;
         let (kind, prepared) = open_input(&args, url.as_ref(), threads, false)?;
         let physical = matches!(prepared.opened, Opened::Unopened);
+        let shown = shown_input(&args, url.as_ref());
         if several && !physical && args.shard_name.is_none() {
-            let input = shown_input(&args, url.as_ref());
-            bail!(
-                "{input}: a logical backup ({}) does not say which shard it is; name it with --shard NAME={input} (NAME = the shard's replica-set name)",
-                kind.describe()
-            );
+            return Err(unnamed_logical(&shown, &kind));
         }
-        let description = format!("{} ({})", shown_input(&args, url.as_ref()), kind.describe());
-        told.push((args, url, physical, description, kind.describe(), prepared));
+        told.push((args, url, physical, shown, kind.describe(), prepared));
     }
     let mut inputs: Vec<ShardInput> = Vec::new();
-    for (args, url, physical, description, kind, prepared) in told {
+    for (args, url, physical, shown, kind, prepared) in told {
         let prepared = match physical {
             true => open_input(&args, url.as_ref(), threads, true)?.1,
             false => prepared,
         };
-        let shown = shown_input(&args, url.as_ref());
         let name = match (args.shard_name.clone(), replica_set(&prepared.opened)) {
             (Some(name), _) | (None, Some(name)) => name,
             (None, None) if several => bail!(
@@ -279,20 +270,32 @@ fn open_shards(each: Vec<ConvertArgs>, threads: usize, several: bool) -> Result<
             (None, None) => DEFAULT_SHARD_NAME.to_string(),
         };
         if let Some(first) = inputs.iter().find(|i| i.name == name) {
-            bail!(
-                "shard {name:?} is given twice: {} and {shown}; each shard's backup must be given once, under its own name (--shard NAME=INPUT)",
-                shown_input(&first.args, remote::url_of(&first.args.input)?.as_ref())
-            );
+            return Err(shard_given_twice(&name, &first.shown, &shown));
         }
         inputs.push(ShardInput {
-            args,
             name,
-            description,
+            shown,
             kind,
             prepared,
         });
     }
     Ok(inputs)
+}
+
+/// The refusal of a logical backup, among several inputs, that no `--shard` names (`convert`
+/// and `plan`).
+pub(crate) fn unnamed_logical(shown: &str, kind: &InputKind) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{shown}: a logical backup ({}) does not say which shard it is; name it with --shard NAME={shown} (NAME = the shard's replica-set name)",
+        kind.describe()
+    )
+}
+
+/// The refusal of a second input under a shard name already given (`convert` and `plan`).
+pub(crate) fn shard_given_twice(name: &str, first: &str, second: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "shard {name:?} is given twice: {first} and {second}; each shard's backup must be given once, under its own name (--shard NAME=INPUT)"
+    )
 }
 
 /// Reads every input into its shard of `exporter`, up to `threads` inputs at a time (they

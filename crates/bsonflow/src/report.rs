@@ -81,12 +81,6 @@ pub fn of_summary(
         Outcome::CompleteWithSkips => "complete_with_skips",
         Outcome::Failed => "failed",
     };
-    let collection_count = summary
-        .collections
-        .iter()
-        .filter_map(|c| c.ns.as_ref())
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
     json!({
         "report_version": REPORT_VERSION,
         "bsonflow_version": env!("CARGO_PKG_VERSION"),
@@ -101,7 +95,7 @@ pub fn of_summary(
         "notes": read.notes,
         "seconds": seconds(elapsed),
         "totals": {
-            "collections": collection_count,
+            "collections": summary.collection_count(),
             "documents": summary.documents(),
             "bson_bytes": summary.bson_bytes(),
             "json_bytes": summary.json_bytes(),

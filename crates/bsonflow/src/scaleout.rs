@@ -62,10 +62,7 @@ pub fn plan(args: PlanArgs) -> Result<u8> {
         let shard = match (c.shard_name.clone(), physical, several) {
             (Some(name), _, _) => Some(name),
             (None, true, true) => None,
-            (None, false, true) => bail!(
-                "{shown}: a logical backup ({}) does not say which shard it is; name it with --shard NAME={shown}",
-                kind.describe()
-            ),
+            (None, false, true) => return Err(convert::unnamed_logical(&shown, &kind)),
             (None, _, false) => Some(DEFAULT_SHARD_NAME.to_string()),
         };
         if let Some(name) = &shard {
@@ -73,10 +70,7 @@ pub fn plan(args: PlanArgs) -> Result<u8> {
                 .iter()
                 .find(|p: &&PlanInput| p.shard.as_ref() == Some(name))
             {
-                bail!(
-                    "shard {name:?} is given twice: {} and {shown}; each shard's backup must be given once, under its own name (--shard NAME=INPUT)",
-                    other.input
-                );
+                return Err(convert::shard_given_twice(name, &other.input, &shown));
             }
         }
         let mut mine = match &prepared.opened {

@@ -23,6 +23,7 @@ const PRINTED_CORRUPT: usize = 10;
 pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
     log_warnings(summary);
     let read = &summary.read;
+    let several = summary.shards.len() > 1;
     println!("bsonflow: {input} -> {}", out.display());
     if !read.format.is_empty() {
         println!("read: {}", read.format);
@@ -39,7 +40,6 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
             .map(|ns| ns.to_string().len())
             .max()
             .unwrap_or(0);
-        let several = summary.shards.len() > 1;
         let width = width
             + match several {
                 true => 3 + summary.shards.iter().map(|s| s.len()).max().unwrap_or(0),
@@ -127,22 +127,16 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
         eprintln!("bsonflow: error: {f}");
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
-    if several_shards(summary) {
+    if several {
         for shard in &summary.shards {
             let mine = summary.collections.iter().filter(|c| &c.shard == shard);
             let (docs, files) = mine.fold((0, 0), |(d, f), c| (d + c.documents, f + c.files));
             println!("shard {shard}: {docs} documents in {files} files");
         }
     }
-    let collections = summary
-        .collections
-        .iter()
-        .filter_map(|c| c.ns.as_ref())
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
     println!(
         "total: {} collections, {} documents, {} BSON -> {} JSON -> {} gzip in {} files, {:.2} s ({:.0} MB/s of BSON)",
-        collections,
+        summary.collection_count(),
         summary.documents(),
         ByteSize(summary.bson_bytes()),
         ByteSize(summary.json_bytes()),
@@ -162,10 +156,6 @@ pub fn print(summary: &RunSummary, input: &str, elapsed: Duration, out: &Path) {
     } else {
         println!(".complete NOT written: the export is incomplete (see the errors above)");
     }
-}
-
-fn several_shards(summary: &RunSummary) -> bool {
-    summary.shards.len() > 1
 }
 
 /// 0 when everything was written, 3 when complete but with data the user asked to skip,

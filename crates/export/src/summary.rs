@@ -110,6 +110,15 @@ impl RunSummary {
             .chain(self.input_failures.iter().map(|f| (None, f)))
     }
 
+    /// Collections written in full, each counted once however many shards wrote it.
+    pub fn collection_count(&self) -> usize {
+        self.collections
+            .iter()
+            .filter_map(|c| c.ns.as_ref())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+
     /// Documents written, over the collections written in full.
     pub fn documents(&self) -> u64 {
         self.collections.iter().map(|c| c.documents).sum()
