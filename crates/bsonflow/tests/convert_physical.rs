@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 
@@ -26,22 +26,6 @@ fn fixtures() -> Option<Vec<(String, PathBuf, PathBuf)>> {
     }
     assert!(all.len() >= 8, "fixtures: {all:?}");
     Some(all)
-}
-
-fn catalog(expected: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(expected.join("catalog.json")).unwrap()).unwrap()
-}
-
-/// Whether bsonflow's rules export this catalog entry.
-fn exported(c: &serde_json::Value) -> bool {
-    let db = c["db"].as_str().unwrap();
-    let coll = c["collection"].as_str().unwrap();
-    !matches!(db, "admin" | "local" | "config")
-        && !coll.starts_with("system.")
-        && !db.contains('/')
-        && !coll.contains('/')
-        && c["options"].get("timeseries").is_none()
-        && c["is_view"] != true
 }
 
 /// The export of every fixture matches the real library's reading, document for document.

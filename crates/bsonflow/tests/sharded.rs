@@ -5,8 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use bsonflow_testkit::read_shard_chunks;
+use bsonflow_testkit::{int_ids as ids, read_shard_chunks};
 use common::*;
 
 /// Writes two mongodump folders of one cluster with pymongo's `bson`: `shop.orders` split at
@@ -55,6 +56,21 @@ fn two_shard_dumps(root: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((root.join("rsA"), root.join("rsB")))
 }
 
+/// `bsonflow convert --shard NAME=INPUT… --out OUT EXTRA…`.
+fn convert_shards(shards: &[(&str, &Path)], out: &Path, extra: &[&str]) -> Output {
+    let named: Vec<String> = shards
+        .iter()
+        .map(|(name, input)| format!("{name}={}", input.display()))
+        .collect();
+    let mut args = vec!["convert"];
+    for shard in &named {
+        args.extend(["--shard", shard.as_str()]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    bsonflow(&args)
+}
+
 fn complete_total_files(out: &Path) -> u64 {
     let marker: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join(".complete")).unwrap()).unwrap();
@@ -87,17 +103,7 @@ fn two_named_mongodump_folders_give_one_export_with_each_shards_documents_in_its
         return;
     };
     let out = tmp.path().join("export");
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &format!("rsA={}", a.display()),
-        "--shard",
-        &format!("rsB={}", b.display()),
-        "--out",
-        out.to_str().unwrap(),
-        "--chunk-bytes",
-        "64K",
-    ]);
+    let o = convert_shards(&[("rsA", &a), ("rsB", &b)], &out, &["--chunk-bytes", "64K"]);
     assert_status(&o, 0);
 
     for coll in ["orders", "users", "only_a"] {
@@ -155,17 +161,11 @@ fn two_named_mongodump_folders_give_one_export_with_each_shards_documents_in_its
 
     // The same run with the inputs in the other order writes the same bytes.
     let again = tmp.path().join("again");
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &format!("rsB={}", b.display()),
-        "--shard",
-        &format!("rsA={}", a.display()),
-        "--out",
-        again.to_str().unwrap(),
-        "--chunk-bytes",
-        "64K",
-    ]);
+    let o = convert_shards(
+        &[("rsB", &b), ("rsA", &a)],
+        &again,
+        &["--chunk-bytes", "64K"],
+    );
     assert_status(&o, 0);
     assert!(
         tree(&out) == tree(&again),
@@ -253,15 +253,7 @@ fn a_failing_shard_leaves_no_complete_and_says_which_shard() {
         .unwrap();
     f.set_len(len - 7).unwrap();
     let out = tmp.path().join("export");
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &format!("rsA={}", a.display()),
-        "--shard",
-        &format!("rsB={}", b.display()),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = convert_shards(&[("rsA", &a), ("rsB", &b)], &out, &[]);
     assert_status(&o, 1);
     assert!(!out.join(".complete").exists());
     let err = stderr(&o);
@@ -307,16 +299,9 @@ fn data_directories_of_several_shards_give_one_export_equal_to_what_the_library_
         ("shard3ReplSet", &pokedex),
     ] {
         let expected = fixture.join("expected");
-        let cat: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(expected.join("catalog.json")).unwrap()).unwrap();
-        for c in cat["collections"].as_array().unwrap() {
+        for c in catalog(&expected)["collections"].as_array().unwrap() {
             let (db, coll) = (c["db"].as_str().unwrap(), c["collection"].as_str().unwrap());
-            if matches!(db, "admin" | "local" | "config")
-                || coll.starts_with("system.")
-                || c["is_view"] == true
-                || c["options"].get("timeseries").is_some()
-                || c.get("error").is_some()
-            {
+            if !exported(c) || c.get("error").is_some() {
                 continue;
             }
             let want: Vec<String> =
@@ -388,17 +373,7 @@ fn verify_checks_each_shards_files_against_its_input() {
     let out = tmp.path().join("export");
     let shard_a = format!("rsA={}", a.display());
     let shard_b = format!("rsB={}", b.display());
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &shard_a,
-        "--shard",
-        &shard_b,
-        "--out",
-        out.to_str().unwrap(),
-        "--chunk-bytes",
-        "64K",
-    ]);
+    let o = convert_shards(&[("rsA", &a), ("rsB", &b)], &out, &["--chunk-bytes", "64K"]);
     assert_status(&o, 0);
     let verify = |extra: &[&str]| {
         let mut args = vec!["verify", out.to_str().unwrap()];
@@ -476,16 +451,6 @@ write(os.path.join(root, "rsB/shop/users.bson"), users)
 write(os.path.join(root, "rsA/shop/plain.bson"), [{"_id": i} for i in range(5)])
 "#;
 
-fn ids(lines: &[String]) -> Vec<i64> {
-    lines
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["_id"]["$numberInt"].as_str().unwrap().parse().unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn the_config_servers_chunk_table_drops_orphans_ranged_and_hashed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -493,19 +458,17 @@ fn the_config_servers_chunk_table_drops_orphans_ranged_and_hashed() {
     run_python(&py, ORPHANS, &[tmp.path().to_str().unwrap()]);
     let out = tmp.path().join("export");
     let report = tmp.path().join("report.json");
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &format!("rsA={}", tmp.path().join("rsA").display()),
-        "--shard",
-        &format!("rsB={}", tmp.path().join("rsB").display()),
-        "--config-server",
-        tmp.path().join("cfg").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+    let (rs_a, rs_b) = (tmp.path().join("rsA"), tmp.path().join("rsB"));
+    let o = convert_shards(
+        &[("rsA", &rs_a), ("rsB", &rs_b)],
+        &out,
+        &[
+            "--config-server",
+            tmp.path().join("cfg").to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert_status(&o, 0);
     let events = |shard| ids(&read_shard_chunks(&out.join("shop/events"), shard));
     assert_eq!(events("rsA"), (0..100).collect::<Vec<_>>());
@@ -539,15 +502,11 @@ fn the_config_servers_chunk_table_drops_orphans_ranged_and_hashed() {
 
     // Not a config server's backup: refused before anything is written.
     let none = tmp.path().join("refused");
-    let o = bsonflow(&[
-        "convert",
-        "--shard",
-        &format!("rsA={}", tmp.path().join("rsA").display()),
-        "--config-server",
-        tmp.path().join("rsB").to_str().unwrap(),
-        "--out",
-        none.to_str().unwrap(),
-    ]);
+    let o = convert_shards(
+        &[("rsA", &rs_a)],
+        &none,
+        &["--config-server", rs_b.to_str().unwrap()],
+    );
     assert_status(&o, 1);
     assert!(stderr(&o).contains("config.collections"), "{}", stderr(&o));
     assert!(!none.exists());

@@ -16,7 +16,7 @@ use bsonflow_model::{
     CollectionMetadata, CollectionWriter, DocumentSink, Failure, FailureKind, Namespace,
     NamespaceFilter, NamespacePattern, ReadReport, SkipReason,
 };
-use bsonflow_testkit::{files_under, read_chunks};
+use bsonflow_testkit::{files_under, int_ids as ids, read_chunks};
 
 fn ns(full: &str) -> Namespace {
     Namespace::parse(full).unwrap()
@@ -120,17 +120,6 @@ fn data_file_count(dir: &Path) -> usize {
         .keys()
         .filter(|k| k.ends_with(".json.gz"))
         .count()
-}
-
-/// The `_id` (an int32) of each line.
-fn ids(lines: &[String]) -> Vec<i64> {
-    lines
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["_id"]["$numberInt"].as_str().unwrap().parse().unwrap()
-        })
-        .collect()
 }
 
 fn failure<'a>(summary: &'a RunSummary, full: &str) -> &'a Failure {

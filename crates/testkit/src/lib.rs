@@ -398,6 +398,17 @@ pub fn read_chunks(dir: &Path) -> Vec<String> {
     read_chunks_of(dir, None)
 }
 
+/// The `_id` of each Extended JSON line, an int32 (`{"$numberInt": "…"}`) in canonical form.
+pub fn int_ids(lines: &[String]) -> Vec<i64> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["_id"]["$numberInt"].as_str().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
 /// [`read_chunks`] of one shard's files only (`<shard>.<n>.json.gz`); no file of that shard
 /// gives no lines.
 pub fn read_shard_chunks(dir: &Path, shard: &str) -> Vec<String> {

@@ -170,3 +170,20 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join("testdata")
         .join(rel)
 }
+
+/// The WiredTiger oracle's `catalog.json` beside a fixture's dbpath (`expected/`).
+pub fn catalog(expected: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(expected.join("catalog.json")).unwrap()).unwrap()
+}
+
+/// Whether bsonflow's rules export this catalog entry.
+pub fn exported(c: &serde_json::Value) -> bool {
+    let db = c["db"].as_str().unwrap();
+    let coll = c["collection"].as_str().unwrap();
+    !matches!(db, "admin" | "local" | "config")
+        && !coll.starts_with("system.")
+        && !db.contains('/')
+        && !coll.contains('/')
+        && c["options"].get("timeseries").is_none()
+        && c["is_view"] != true
+}
