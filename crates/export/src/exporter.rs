@@ -13,7 +13,7 @@ use bsonflow_model::{
 
 use crate::collection::{CollectionExport, Shared};
 use crate::complete::CompleteMarker;
-use crate::ledger::{Entry, Ledger, State, Status};
+use crate::ledger::{Entry, Ledger, State};
 use crate::names::{check_name, chunk_name, collection_dir, metadata_name};
 use crate::options::ExportOptions;
 use crate::output::MARKER;
@@ -231,22 +231,15 @@ impl Exporter {
         let state = ledger.into_state();
         let mut out = TaskOutput::default();
         for (ns, entry) in state.collections {
-            match entry.status {
-                Status::Done(mut c) => {
+            match entry.status.outcome() {
+                Ok(mut c) => {
                     c.shard = options.shard_name.clone();
                     out.metadata
                         .push((ns.clone(), metadata_json(&ns, &entry.metadata)?));
                     out.summary.total_files += c.files;
                     out.summary.collections.push(c);
                 }
-                Status::Open => out.summary.failed.push((
-                    ns,
-                    Failure::new(
-                        FailureKind::Incomplete,
-                        "reading stopped before the end of the collection",
-                    ),
-                )),
-                Status::Failed(f) => out.summary.failed.push((ns, f)),
+                Err(f) => out.summary.failed.push((ns, f)),
             }
         }
         out.summary.skipped = state.skipped;
@@ -357,26 +350,15 @@ impl Exporter {
         for (ns, entries) in by_ns {
             let mut metadata = Vec::new();
             for (shard, entry) in entries {
-                match entry.status {
-                    Status::Done(mut c) => {
+                match entry.status.outcome() {
+                    Ok(mut c) => {
                         written.extend((0..c.files).map(|n| chunk_name(&ns, &shard, n)));
                         summary.total_files += c.files;
                         c.shard = shard.clone();
                         summary.collections.push(c);
                         metadata.push((shard, entry.metadata));
                     }
-                    Status::Open => summary.failed.push((
-                        ns.clone(),
-                        on_shard(
-                            Failure::new(
-                                FailureKind::Incomplete,
-                                "reading stopped before the end of the collection",
-                            ),
-                            &shard,
-                            several,
-                        ),
-                    )),
-                    Status::Failed(f) => summary
+                    Err(f) => summary
                         .failed
                         .push((ns.clone(), on_shard(f, &shard, several))),
                 }

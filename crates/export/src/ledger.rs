@@ -29,6 +29,21 @@ pub(crate) enum Status {
     Failed(Failure),
 }
 
+impl Status {
+    /// How the collection ended once reading is over: written in full, or why not (a
+    /// collection still open was left unfinished by its reader).
+    pub fn outcome(self) -> Result<CollectionSummary, Failure> {
+        match self {
+            Status::Done(c) => Ok(c),
+            Status::Open => Err(Failure::new(
+                FailureKind::Incomplete,
+                "reading stopped before the end of the collection",
+            )),
+            Status::Failed(f) => Err(f),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub metadata: CollectionMetadata,
