@@ -323,14 +323,14 @@ impl RemoteWriter {
 }
 
 impl ObjectWriter for RemoteWriter {
-    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), TargetError> {
         if self.buffer.is_empty() && bytes.len() >= PART_BYTES {
-            // A piece as large as a part goes as it is.
-            return self.send_part(bytes).inspect_err(|_| {
+            // A piece as large as a part goes as one.
+            return self.send_part(bytes.to_vec()).inspect_err(|_| {
                 self.abort_upload();
             });
         }
-        self.buffer.extend_from_slice(&bytes);
+        self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= PART_BYTES {
             let part = std::mem::take(&mut self.buffer);
             if let Err(e) = self.send_part(part) {

@@ -215,8 +215,14 @@ impl CollectionWriter for CollectionExport<'_> {
         if self.error.is_none() {
             self.flush_member(true);
         }
+        // While the last chunks are compressed, this thread compresses queued members too
+        // (its own or others'), and only waits when the queue is empty.
         while self.outstanding > 0 {
-            let done = self.reply_rx.recv().expect("the pool answers every chunk");
+            let done = match self.reply_rx.try_recv() {
+                Ok(done) => done,
+                Err(_) if self.shared.pool.help() => continue,
+                Err(_) => self.reply_rx.recv().expect("the pool answers every chunk"),
+            };
             self.account(done);
         }
         if let Some(e) = self.error.take() {

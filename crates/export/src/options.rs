@@ -39,7 +39,8 @@ pub struct ExportOptions {
     /// other value makes [`Exporter::new`](crate::Exporter::new) return
     /// [`ExportError::GzipLevel`](crate::ExportError::GzipLevel).
     pub gzip_level: u32,
-    /// Compression threads (at least 1).
+    /// Threads that convert and compress (at least 1): `threads - 1` compression threads,
+    /// and each reading thread compresses too whenever compression falls behind.
     pub threads: usize,
     /// Count and skip documents that fail validation instead of failing the collection.
     pub skip_corrupt: bool,

@@ -29,7 +29,7 @@ pub struct TargetError {
 /// [`abort`](ObjectWriter::abort) (or a failed write) leaves nothing behind.
 pub trait ObjectWriter: Send {
     /// Appends `bytes`.
-    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError>;
+    fn write(&mut self, bytes: &[u8]) -> Result<(), TargetError>;
 
     /// Makes the file visible under its name, whole.
     fn finish(self: Box<Self>) -> Result<(), TargetError>;
@@ -55,7 +55,7 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// [`create`](Target::create), one write, [`finish`](ObjectWriter::finish).)
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), TargetError> {
         let mut w = self.create(rel)?;
-        match w.write(bytes.to_vec()) {
+        match w.write(bytes) {
             Ok(()) => w.finish(),
             Err(e) => {
                 w.abort();
@@ -256,11 +256,9 @@ struct LocalWriter {
 }
 
 impl ObjectWriter for LocalWriter {
-    fn write(&mut self, bytes: Vec<u8>) -> Result<(), TargetError> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), TargetError> {
         use std::io::Write;
-        self.file
-            .write_all(&bytes)
-            .map_err(|e| error(&self.path, e))
+        self.file.write_all(bytes).map_err(|e| error(&self.path, e))
     }
 
     fn finish(self: Box<Self>) -> Result<(), TargetError> {
