@@ -33,8 +33,12 @@ impl IsalStateless {
         }
     }
 
-    /// `input` as one gzip member in `output`; the member's length.
-    pub(crate) fn compress(&mut self, input: &[u8], output: &mut [u8]) -> Result<usize, String> {
+    /// `input` as one gzip member: `output` is cleared and holds the member on return.
+    ///
+    /// ISA-L writes into `output`'s spare capacity, which is never zeroed first: a member of
+    /// 4 MiB of JSON takes about 1 MiB at level 1, and zeroing (and so faulting in) the
+    /// whole worst case per thread cost more than the compression of a member.
+    pub(crate) fn compress(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<(), String> {
         let too_long = || {
             format!(
                 "gzip compression (ISA-L): {} bytes is too long",
@@ -42,13 +46,20 @@ impl IsalStateless {
             )
         };
         let avail_in = u32::try_from(input.len()).map_err(|_| too_long())?;
-        let avail_out = u32::try_from(output.len()).unwrap_or(u32::MAX);
+        // What a stored (uncompressed) member takes, which igzip falls back to when its
+        // output would be larger: 5 bytes per 65,535-byte block, the 18-byte gzip header and
+        // trailer (isal_deflate_stateless); rounded up generously.
+        let bound = input.len() + input.len() / 8192 + 64;
+        output.clear();
+        output.reserve(bound);
+        let avail_out = u32::try_from(output.capacity()).unwrap_or(u32::MAX);
         let s = &mut *self.stream;
         // SAFETY: `s` is a valid stream (zeroed, then only ever set up by ISA-L or here);
         // `level_buf` is as large as the level requires (ISA-L's own default size for it) and
-        // lives as long as `self`; ISA-L reads `avail_in` bytes from `next_in` and writes at
-        // most `avail_out` bytes at `next_out`, both inside the slices, which outlive the
-        // call. ISA-L initialises the hash tables in `level_buf` itself on each new stream.
+        // lives as long as `self`; ISA-L reads `avail_in` bytes from `next_in` (the input
+        // slice) and writes at most `avail_out` bytes at `next_out` (the capacity of
+        // `output`), both of which outlive the call. ISA-L initialises the hash tables in
+        // `level_buf` itself on each new stream.
         let ret = unsafe {
             igzip::isal_deflate_stateless_init(s);
             s.level = self.level;
@@ -70,7 +81,10 @@ impl IsalStateless {
         if ret != igzip::COMP_OK as i32 {
             return Err(format!("gzip compression (ISA-L) failed: error {ret}"));
         }
-        Ok(n)
+        assert!(n <= output.capacity(), "ISA-L wrote past its output");
+        // SAFETY: ISA-L wrote the first `n` bytes of the capacity (`total_out` counts them).
+        unsafe { output.set_len(n) };
+        Ok(())
     }
 }
 

@@ -102,14 +102,8 @@ impl Encoder {
     fn gzip(&mut self, json: &[u8]) -> Result<&[u8], String> {
         let n = match &mut self.kind {
             EncoderKind::Isal(isal) => {
-                // What a stored (uncompressed) member takes, which igzip falls back to when
-                // its output would be larger: 5 bytes per 65,535-byte block, the 18-byte
-                // gzip header and trailer (isal_deflate_stateless); rounded up generously.
-                let bound = json.len() + json.len() / 8192 + 64;
-                if self.scratch.len() < bound {
-                    self.scratch.resize(bound, 0);
-                }
-                isal.compress(json, &mut self.scratch)?
+                isal.compress(json, &mut self.scratch)?;
+                self.scratch.len()
             }
             EncoderKind::Libdeflate(compressor) => {
                 let bound = compressor.gzip_compress_bound(json.len());
@@ -288,7 +282,7 @@ impl ChunkPool {
     pub fn new(threads: usize, level: u32, target: Arc<dyn Target>) -> Option<Self> {
         let level = GzipEncoder::for_level(level)?;
         let threads = threads.max(1);
-        let (jobs, queue) = bounded::<MemberJob>(threads * 2);
+        let (jobs, queue) = bounded::<MemberJob>(threads);
         let (give_back, spare) = bounded::<Vec<u8>>(threads * 2 + 2);
         let handles = (1..threads)
             .map(|i| {
@@ -500,11 +494,14 @@ mod tests {
                 last: seq == members.len() - 1,
                 stream: Arc::clone(&stream),
             });
-            // The queue holds two members; the third and later submissions compressed the
-            // oldest ones on this thread.
-            assert!(pool.queue.len() <= 2);
+            // The queue holds one member per thread (here one); each later submission
+            // compressed the oldest one on this thread.
+            assert!(pool.queue.len() <= 1);
         }
-        assert!(answers.try_recv().is_err(), "two members still queued");
+        assert!(
+            answers.try_recv().is_err(),
+            "the last member is still queued"
+        );
         while pool.help() {}
         let done = answers.try_recv().expect("the chunk is finished");
         assert_eq!(done.result, Ok(()));
