@@ -494,4 +494,23 @@ fn large_chunk_read_by_standard_readers(level: u32) {
         }
         _ => bsonflow_testkit::skip::<()>("no python3").unwrap_or(()),
     }
+
+    // DuckDB, as a lake reads these files: every line of every member, as JSON.
+    if let Some(py) = bsonflow_testkit::python(&["duckdb"]) {
+        let query = "import duckdb, sys; print(duckdb.sql(\"select count(*), \
+            sum(cast(_id['$numberInt'] as bigint)), sum(length(text)) from read_json('\" \
+            + sys.argv[1] + \"', format='newline_delimited', compression='gzip')\").fetchall()[0])";
+        let got = bsonflow_testkit::run_python(&py, query, &[file.to_str().unwrap()]);
+        let want = format!(
+            "({}, {}, {})",
+            docs.len(),
+            (0..docs.len()).sum::<usize>(),
+            docs.len() * 4000
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got).trim(),
+            want,
+            "level {level}: DuckDB"
+        );
+    }
 }

@@ -96,7 +96,7 @@ pub fn python(modules: &[&str]) -> Option<PathBuf> {
         Some(exe)
     } else {
         skip(&format!(
-            "python3 cannot import {modules:?} (pip install pymongo zstandard pyquicklz)"
+            "python3 cannot import {modules:?} (pip install pymongo zstandard pyquicklz jsonschema duckdb==2.0.1)"
         ))
     }
 }
