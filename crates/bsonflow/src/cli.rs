@@ -362,7 +362,10 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "LEVEL", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=12))]
     pub gzip_level: u32,
 
-    /// Worker threads (default: one per core).
+    /// Threads that convert and compress (default: one per core): N-1 compression threads,
+    /// and the reading thread compresses too whenever compression falls behind, so N threads
+    /// stay busy; -j1 does everything on one thread. Several inputs (shards) are read up to N
+    /// at a time.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
 

@@ -3,9 +3,10 @@
 //!
 //! A chunk file is a sequence of gzip members (RFC 1952: `gzip`, Python, Spark and DuckDB
 //! read it as one stream), each the gzip of at most [`MEMBER_BYTES`] of JSON lines. Writers
-//! hand over members through a bounded channel, so a writer waits when every thread is busy
-//! and the queue is full: memory in flight is a few members per thread, whatever the chunk
-//! size. Members of one chunk are compressed on any thread, in parallel; a [`ChunkStream`]
+//! hand over members through a bounded channel of one member per thread; when it is full, the
+//! writer compresses the oldest queued member itself instead of waiting (see [`ChunkPool`]),
+//! so memory in flight is a few members per thread, whatever the chunk size, and `-j N` keeps
+//! N threads busy. Members of one chunk are compressed on any thread, in parallel; a [`ChunkStream`]
 //! puts them back in order and writes each to the chunk's [`ObjectWriter`] as soon as the
 //! members before it are written (on disk: a temporary file renamed when the last member is
 //! in; in object storage: a multipart upload). When a chunk's last member is written, the
