@@ -328,9 +328,10 @@ pub struct ConvertArgs {
     #[arg(skip)]
     pub input: PathBuf,
 
-    /// Which of several inputs `input` is (0, 1, …): keeps their scratch folders apart.
+    /// Which of several inputs `input` is (`0`, `1`, …, or `config-server`): keeps their
+    /// scratch folders apart.
     #[arg(skip)]
-    pub input_index: Option<usize>,
+    pub scratch_tag: Option<String>,
 
     /// Output folder (the export prefix), or s3://BUCKET/PREFIX or oss://BUCKET/PREFIX;
     /// created if absent, must be empty (or hold an earlier bsonflow export) if present.
@@ -675,11 +676,12 @@ impl ConvertArgs {
         Ok(specs)
     }
 
-    /// These arguments for opening one of the inputs (`index` of several, or `None`).
-    pub fn for_input(&self, spec: &InputSpec, index: Option<usize>) -> ConvertArgs {
+    /// These arguments for opening one of several inputs, told apart by `tag` (its index, or
+    /// `config-server`), or the only one (`None`).
+    pub fn for_input(&self, spec: &InputSpec, tag: Option<String>) -> ConvertArgs {
         let mut one = self.clone();
         one.input = spec.path.clone();
-        one.input_index = index;
+        one.scratch_tag = tag;
         if spec.shard.is_some() {
             one.shard_name = spec.shard.clone();
         }

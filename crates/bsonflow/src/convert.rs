@@ -84,7 +84,7 @@ fn convert(
     let each: Vec<ConvertArgs> = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| args.for_input(spec, several.then_some(i)))
+        .map(|(i, spec)| args.for_input(spec, several.then(|| i.to_string())))
         .collect();
     let marker = build_marker(&each[0], remote::url_of(&each[0].input)?.as_ref())?;
     if let Some(kind) = args.atlas_prefix {
@@ -147,7 +147,7 @@ fn chunk_table(args: &ConvertArgs, config: &Path, threads: usize) -> Result<Owne
         shard: None,
     };
     // Its own scratch folder, apart from the shards' (0, 1, …).
-    let one = args.for_input(&spec, Some(usize::MAX));
+    let one = args.for_input(&spec, Some("config-server".into()));
     let url = remote::url_of(&one.input)?;
     let shown = shown_input(&one, url.as_ref());
     let (_, prepared) = open_input(&one, url.as_ref(), threads, true)?;
@@ -479,7 +479,7 @@ fn open(args: &ConvertArgs, kind: &InputKind, threads: usize) -> Result<Prepared
                 args.scratch.as_deref(),
                 &args.out,
                 args.keep_scratch,
-                args.input_index,
+                args.scratch_tag.as_deref(),
             );
             let report = physical::unpack_into(input, &s.path, threads, args.quiet)?;
             let unpacked = physical::describe_unpack(&report, &s.path, args.keep_scratch);

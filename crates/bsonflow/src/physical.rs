@@ -18,12 +18,13 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// `--scratch DIR` or a fresh folder next to the output folder; input `index` of
-    /// several gets a folder of its own (`DIR/<index>`, `….scratch-<pid>-<index>`).
-    pub fn new(chosen: Option<&Path>, out: &Path, keep: bool, index: Option<usize>) -> Scratch {
+    /// `--scratch DIR` or a fresh folder next to the output folder; one of several inputs,
+    /// told by `tag` (its index, or `config-server`), gets a folder of its own (`DIR/<tag>`,
+    /// `….scratch-<pid>-<tag>`).
+    pub fn new(chosen: Option<&Path>, out: &Path, keep: bool, tag: Option<&str>) -> Scratch {
         let path = match chosen {
-            Some(p) => match index {
-                Some(i) => p.join(i.to_string()),
+            Some(p) => match tag {
+                Some(t) => p.join(t),
                 None => p.to_path_buf(),
             },
             None => {
@@ -35,7 +36,7 @@ impl Scratch {
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
-                let tag = index.map(|i| format!("-{i}")).unwrap_or_default();
+                let tag = tag.map(|t| format!("-{t}")).unwrap_or_default();
                 parent.join(format!(".{name}.scratch-{}{tag}", std::process::id()))
             }
         };
@@ -130,4 +131,24 @@ pub fn data_dir_root(unpacked: &Path) -> PathBuf {
         }
     }
     unpacked.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_of_several_inputs_gets_a_scratch_folder_named_by_its_tag() {
+        // `keep`: nothing is removed (none of these exists).
+        let out = Path::new("/nowhere/exp");
+        let s = Scratch::new(Some(Path::new("/s")), out, true, Some("config-server"));
+        assert_eq!(s.path, Path::new("/s/config-server"));
+        let s = Scratch::new(Some(Path::new("/s")), out, true, Some("1"));
+        assert_eq!(s.path, Path::new("/s/1"));
+        let s = Scratch::new(Some(Path::new("/s")), out, true, None);
+        assert_eq!(s.path, Path::new("/s"));
+        let s = Scratch::new(None, out, true, Some("0"));
+        let pid = std::process::id();
+        assert_eq!(s.path, Path::new(&format!("/nowhere/.exp.scratch-{pid}-0")));
+    }
 }

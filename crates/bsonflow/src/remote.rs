@@ -241,6 +241,6 @@ fn scratch(args: &ConvertArgs) -> Scratch {
         args.scratch.as_deref(),
         &beside,
         args.keep_scratch,
-        args.input_index,
+        args.scratch_tag.as_deref(),
     )
 }

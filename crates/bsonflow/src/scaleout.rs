@@ -43,7 +43,7 @@ pub fn plan(args: PlanArgs) -> Result<u8> {
     let mut inputs = Vec::new();
     let mut tasks = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let mut c = all.for_input(spec, several.then_some(i));
+        let mut c = all.for_input(spec, several.then(|| i.to_string()));
         let input_url = remote::url_of(&c.input)?;
         if let Some(url) = &input_url {
             if url.service == Service::Http {
