@@ -5,9 +5,8 @@
 use std::time::Instant;
 
 use bsonflow_ejson::Mode;
-use libdeflater::{CompressionLvl, Compressor};
 
-use crate::pool::MEMBER_BYTES;
+use crate::pool::{Encoder, GzipEncoder, MEMBER_BYTES};
 
 /// What converting a sample gave.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -37,21 +36,18 @@ pub struct ExportEstimate {
 }
 
 /// Converts `sample` (raw BSON documents) to Extended JSON in `mode` and gzips it at
-/// `gzip_level` (libdeflate's 0-12), as the export writer would, keeping nothing. `None`
-/// when libdeflate has no such level.
+/// `gzip_level` with the writer's own encoder for that level ([`GzipEncoder::for_level`]:
+/// ISA-L or libdeflate), keeping nothing. `None` when there is no such level.
 pub fn convert_sample(sample: &[Vec<u8>], mode: Mode, gzip_level: u32) -> Option<SampleConversion> {
-    let level = CompressionLvl::new(i32::try_from(gzip_level).ok()?).ok()?;
-    let mut compressor = Compressor::new(level);
+    let mut encoder = Encoder::new(GzipEncoder::for_level(gzip_level)?);
     let mut out = SampleConversion::default();
     let started = Instant::now();
     let mut member = Vec::with_capacity(MEMBER_BYTES + (1 << 20));
-    let mut packed = Vec::new();
     let mut flush = |member: &mut Vec<u8>, out: &mut SampleConversion| {
         if member.is_empty() {
             return;
         }
-        packed.resize(compressor.gzip_compress_bound(member.len()), 0);
-        out.gzip_bytes += compressor.gzip_compress(member, &mut packed).unwrap_or(0) as u64;
+        out.gzip_bytes += encoder.gzip(member).map_or(0, |gz| gz.len()) as u64;
         out.json_bytes += member.len() as u64;
         member.clear();
     };
@@ -114,6 +110,24 @@ mod tests {
         let e = c.extrapolate(bson * 10, 2).unwrap();
         assert_eq!(e.json_bytes, c.json_bytes * 10);
         assert!((e.seconds - c.seconds * 5.0).abs() < 1e-9);
+        // At level 1 the sample goes through ISA-L, as the writer's members do: one member
+        // here, the size ISA-L's own one-shot call gives for the same lines.
+        let one = convert_sample(&docs, Mode::Canonical, 1).unwrap();
+        let mut json = Vec::new();
+        for d in &docs {
+            bsonflow_ejson::write_document(&mut json, d, Mode::Canonical).unwrap();
+            json.push(b'\n');
+        }
+        assert_eq!(one.json_bytes, json.len() as u64);
+        let mut gz = vec![0; json.len() * 2 + 64];
+        let n = isal::compress_into(
+            &json,
+            &mut gz,
+            isal::CompressionLevel::One,
+            isal::Codec::Gzip,
+        )
+        .unwrap();
+        assert_eq!(one.gzip_bytes, n as u64);
         assert!(convert_sample(&docs, Mode::Canonical, 99).is_none());
         assert!(convert_sample(&[], Mode::Canonical, 6)
             .unwrap()

@@ -75,7 +75,7 @@ impl std::fmt::Display for GzipEncoder {
 /// plus the page faults on the next use, 4 % of the CPU time at level 1 in `perf record`).
 /// ISA-L keeps its working memory (`level_buf`, its hash tables and token buffer) for the
 /// thread's life for the same reason.
-struct Encoder {
+pub(crate) struct Encoder {
     kind: EncoderKind,
     scratch: Vec<u8>,
 }
@@ -86,7 +86,7 @@ enum EncoderKind {
 }
 
 impl Encoder {
-    fn new(encoder: GzipEncoder) -> Self {
+    pub(crate) fn new(encoder: GzipEncoder) -> Self {
         let kind = match encoder {
             GzipEncoder::Isal(l) => EncoderKind::Isal(IsalStateless::new(l)),
             GzipEncoder::Libdeflate(l) => EncoderKind::Libdeflate(Box::new(Compressor::new(
@@ -100,7 +100,7 @@ impl Encoder {
     }
 
     /// `json` as one gzip member, in the encoder's buffer (until the next call).
-    fn gzip(&mut self, json: &[u8]) -> Result<&[u8], String> {
+    pub(crate) fn gzip(&mut self, json: &[u8]) -> Result<&[u8], String> {
         let n = match &mut self.kind {
             EncoderKind::Isal(isal) => {
                 isal.compress(json, &mut self.scratch)?;
