@@ -746,30 +746,4 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
-
-    #[test]
-    fn every_subcommand_has_examples_in_its_long_help() {
-        let mut cmd = Cli::command();
-        cmd.build();
-        let names: Vec<String> = cmd
-            .get_subcommands()
-            .map(|s| s.get_name().to_string())
-            .filter(|n| n != "help")
-            .collect();
-        assert!(names.len() >= 7, "{names:?}");
-        for name in names {
-            let sub = cmd.find_subcommand_mut(&name).unwrap();
-            let help = sub.render_long_help().to_string();
-            let examples = help
-                .split("Examples:\n")
-                .nth(1)
-                .unwrap_or_else(|| panic!("{name}: no Examples section:\n{help}"));
-            assert!(
-                examples
-                    .trim_start()
-                    .starts_with(&format!("bsonflow {name}")),
-                "{name}: {examples}"
-            );
-        }
-    }
 }
