@@ -514,10 +514,7 @@ pub(crate) fn export_options(
     options.gzip_level = args.gzip_level;
     options.threads = threads;
     options.skip_corrupt = args.skip_corrupt;
-    options.filter = NamespaceFilter::with_patterns(
-        parse_patterns(&args.include, "--include")?,
-        parse_patterns(&args.exclude, "--exclude")?,
-    );
+    options.filter = namespace_filter(&args.include, &args.exclude)?;
     options.shard_name = args
         .shard_name
         .clone()
@@ -534,11 +531,18 @@ fn parent_or_here(path: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn parse_patterns(texts: &[String], flag: &str) -> Result<Vec<NamespacePattern>> {
-    texts
-        .iter()
-        .map(|t| NamespacePattern::parse(t).with_context(|| format!("{flag} {t}")))
-        .collect()
+/// The filter of `--include` and `--exclude` patterns (with the built-in skip rules).
+pub fn namespace_filter(include: &[String], exclude: &[String]) -> Result<NamespaceFilter> {
+    let parse = |texts: &[String], flag: &str| -> Result<Vec<NamespacePattern>> {
+        texts
+            .iter()
+            .map(|t| NamespacePattern::parse(t).with_context(|| format!("{flag} {t}")))
+            .collect()
+    };
+    Ok(NamespaceFilter::with_patterns(
+        parse(include, "--include")?,
+        parse(exclude, "--exclude")?,
+    ))
 }
 
 /// The namespace of a loose `.bson` file: `--ns`, else `--db` with the file name (without

@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bsonflow_cloud::{Remote, RemoteTarget, Service};
 use bsonflow_ejson::Mode;
 use bsonflow_export::{
@@ -619,10 +619,7 @@ fn compare_with_input(
     let threads = convert::thread_count(&c);
     let (kind, prepared) = convert::open_input(&c, input_url.as_ref(), threads, true)?;
     tracing::info!(input = %convert::shown_input(&c, input_url.as_ref()), kind = %kind.describe(), "reading the input");
-    let filter = NamespaceFilter::with_patterns(
-        parse_patterns(&args.include, "--include")?,
-        parse_patterns(&args.exclude, "--exclude")?,
-    );
+    let filter = convert::namespace_filter(&args.include, &args.exclude)?;
     // The bar follows the input; the export's bytes are counted apart.
     let export_progress = Progress::new();
     let sink = VerifySink {
@@ -698,13 +695,6 @@ fn convert_args(args: &VerifyArgs, input: &Path) -> Result<ConvertArgs> {
     c.skip_missing = true;
     c.storage = args.storage.clone();
     Ok(c)
-}
-
-fn parse_patterns(texts: &[String], flag: &str) -> Result<Vec<bsonflow_model::NamespacePattern>> {
-    texts
-        .iter()
-        .map(|t| bsonflow_model::NamespacePattern::parse(t).with_context(|| format!("{flag} {t}")))
-        .collect()
 }
 
 #[derive(Default)]
